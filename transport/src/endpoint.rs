@@ -1,0 +1,141 @@
+//! QUIC endpoints for the gateway and its clients.
+//!
+//! The one place that sets transport parameters (idle timeout, keep-alive, windows sized
+//! for video frames) so both ends agree.
+
+use crate::ALPN;
+use crate::tls::{ServerIdentity, TlsError, Trust, client_config};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Failures opening endpoints or connecting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// TLS configuration failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// rustls settings not usable for QUIC.
+    #[error("TLS settings not usable for QUIC: {0}")]
+    Quic(String),
+    /// Binding the UDP socket failed.
+    #[error("cannot open UDP socket on {addr}: {source}")]
+    Bind {
+        /// Address asked for.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The gateway address could not be resolved.
+    #[error("cannot find the gateway at {0} — check the address")]
+    Resolve(String),
+    /// Connecting failed before the handshake.
+    #[error("cannot reach the gateway at {addr}: {detail}")]
+    Connect {
+        /// Address.
+        addr: String,
+        /// Cause.
+        detail: String,
+    },
+}
+
+fn transport() -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(4)));
+    if let Ok(idle) = quinn::IdleTimeout::try_from(Duration::from_secs(20)) {
+        t.max_idle_timeout(Some(idle));
+    }
+    t.max_concurrent_uni_streams(64u32.into());
+    t.max_concurrent_bidi_streams(8u32.into());
+    t.stream_receive_window((8u32 * 1024 * 1024).into());
+    t.receive_window((32u32 * 1024 * 1024).into());
+    t.send_window(32 * 1024 * 1024);
+    t
+}
+
+/// Opens the gateway's QUIC endpoint on `addr`.
+pub fn server(
+    addr: SocketAddr,
+    identity: &ServerIdentity,
+) -> Result<quinn::Endpoint, EndpointError> {
+    let crypto = identity.server_config(&[ALPN])?;
+    let crypto = QuicServerConfig::try_from(Arc::new(crypto))
+        .map_err(|e| EndpointError::Quic(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(Arc::new(transport()));
+    quinn::Endpoint::server(config, addr).map_err(|source| EndpointError::Bind { addr, source })
+}
+
+/// A client endpoint on an ephemeral port of the right address family, configured to
+/// trust the gateway as `trust` says.
+pub fn client(remote: SocketAddr, trust: &Trust) -> Result<quinn::Endpoint, EndpointError> {
+    let bind: SocketAddr = if remote.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let crypto = client_config(trust, &[ALPN])?;
+    let crypto = QuicClientConfig::try_from(Arc::new(crypto))
+        .map_err(|e| EndpointError::Quic(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(Arc::new(transport()));
+    let mut endpoint = quinn::Endpoint::client(bind)
+        .map_err(|source| EndpointError::Bind { addr: bind, source })?;
+    endpoint.set_default_client_config(config);
+    Ok(endpoint)
+}
+
+/// Resolves `host:port` (IP literal or name) to one socket address.
+pub async fn resolve(address: &str) -> Result<(SocketAddr, String), EndpointError> {
+    let host = address
+        .rsplit_once(':')
+        .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+        .ok_or_else(|| EndpointError::Resolve(address.to_string()))?
+        .to_string();
+    let mut addrs = tokio::net::lookup_host(address)
+        .await
+        .map_err(|_| EndpointError::Resolve(address.to_string()))?;
+    let addr = addrs
+        .next()
+        .ok_or_else(|| EndpointError::Resolve(address.to_string()))?;
+    Ok((addr, host))
+}
+
+/// Connects to the gateway at `address` (`host:port`), verifying it as `trust` says.
+pub async fn connect(
+    address: &str,
+    trust: &Trust,
+) -> Result<(quinn::Endpoint, quinn::Connection), EndpointError> {
+    let (addr, host) = resolve(address).await?;
+    let endpoint = client(addr, trust)?;
+    let server_name = if host.is_empty() {
+        "localhost"
+    } else {
+        host.as_str()
+    };
+    let connecting = endpoint
+        .connect(addr, server_name)
+        .map_err(|e| EndpointError::Connect {
+            addr: address.to_string(),
+            detail: e.to_string(),
+        })?;
+    let connection = connecting.await.map_err(|e| EndpointError::Connect {
+        addr: address.to_string(),
+        detail: describe(&e),
+    })?;
+    Ok((endpoint, connection))
+}
+
+fn describe(error: &quinn::ConnectionError) -> String {
+    match error {
+        quinn::ConnectionError::TimedOut => {
+            "no answer (is the gateway running and UDP open?)".into()
+        }
+        quinn::ConnectionError::TransportError(e) if e.to_string().contains("certificate") => {
+            format!("the gateway's certificate is not the expected one, refusing to connect ({e})")
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,371 @@
+//! The messages on the gateway's QUIC port.
+//!
+//! A client opens one bidirectional *control stream* and sends a [`Hello`] first. The agent
+//! then receives [`ToAgent`] and sends [`FromAgent`]; a technician's viewer receives
+//! [`ToViewer`] and sends [`FromViewer`]. Video travels as one unidirectional stream per
+//! frame: a length-prefixed [`FrameHeader`] followed by the encoded bytes up to the end of
+//! the stream, relayed by the gateway without decoding.
+
+use crate::redact::{Pin, Secret};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// QUIC application close codes used by every peer.
+pub mod close_code {
+    /// Normal end: the session was closed or stopped on purpose.
+    pub const NORMAL: u32 = 0;
+    /// The peer was refused (bad PIN, no permission); see the refusal message sent before.
+    pub const REFUSED: u32 = 1;
+    /// The peer broke the protocol (bad bytes, unexpected message).
+    pub const PROTOCOL: u32 = 2;
+    /// The gateway is shutting down; agents should reconnect.
+    pub const SHUTDOWN: u32 = 3;
+}
+
+/// First message on the control stream: who is connecting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Hello {
+    /// The end-user app registering a PIN.
+    Agent(AgentHello),
+    /// A technician's viewer (or input-only client) attaching to a session.
+    Viewer(ViewerHello),
+}
+
+/// The end-user app's registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentHello {
+    /// The session PIN the end user typed or the link carried.
+    pub pin: Pin,
+    /// Host name of the end user's machine, shown to the technician.
+    pub machine_name: String,
+    /// Operating system description.
+    pub os: String,
+    /// Agent version.
+    pub version: String,
+    /// Screens the agent can share.
+    pub displays: Vec<DisplayInfo>,
+}
+
+/// One screen of the end user's machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayInfo {
+    /// Index used to pick it.
+    pub index: u32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Whether it is the primary screen.
+    pub primary: bool,
+}
+
+/// A technician's viewer attaching to a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViewerHello {
+    /// API token of the technician (from `sos-desk login`).
+    pub token: Secret<String>,
+    /// Session to attach to.
+    pub session_id: String,
+    /// Whether this client wants the video stream or only sends input.
+    pub purpose: ViewerPurpose,
+}
+
+/// What a viewer connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ViewerPurpose {
+    /// Receive the video stream (and send input).
+    Watch,
+    /// Send input only; no video is sent to this connection.
+    Input,
+}
+
+/// Why the gateway refused a connection. The same reason is given for unknown, used and
+/// closed PINs so that a guesser learns nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// PIN unknown, already used, expired or closed.
+    PinNotAccepted,
+    /// Too many wrong PINs from this address.
+    RateLimited,
+    /// The viewer's token is missing, revoked or wrong.
+    Unauthorized,
+    /// The technician may not use this session.
+    Forbidden,
+    /// The session does not exist or has ended.
+    SessionNotFound,
+    /// The end user has not granted access (yet).
+    ConsentNotGranted,
+    /// The end user's app is not connected.
+    AgentOffline,
+    /// Three technicians are already watching.
+    TooManyViewers,
+    /// The licence does not allow support sessions.
+    Licence,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::PinNotAccepted => {
+                "PIN not accepted — check the 9 digits or ask your technician for a new link"
+            }
+            Refusal::RateLimited => {
+                "too many wrong PINs from this network — wait 15 minutes or use the link your technician sent"
+            }
+            Refusal::Unauthorized => "not signed in — run `sos-desk login` again",
+            Refusal::Forbidden => "you may not use this session — ask its assignee to invite you",
+            Refusal::SessionNotFound => "no such live session — check the session id",
+            Refusal::ConsentNotGranted => {
+                "the end user has not granted access — run `sos-desk session request` first"
+            }
+            Refusal::AgentOffline => "the end user's app is not connected",
+            Refusal::TooManyViewers => "three technicians are already on this session",
+            Refusal::Licence => "the licence does not allow support sessions — ask your admin",
+        })
+    }
+}
+
+/// Why a live session ended, as both ends are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// A technician closed the session.
+    ClosedByTechnician,
+    /// The end user stopped it.
+    StoppedByUser,
+    /// The session was deleted.
+    Deleted,
+    /// The session expired.
+    Expired,
+    /// The end user's app disconnected.
+    AgentDisconnected,
+    /// The gateway is shutting down.
+    GatewayShutdown,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndReason::ClosedByTechnician => "the technician closed the session",
+            EndReason::StoppedByUser => "the end user stopped the session",
+            EndReason::Deleted => "the session was deleted",
+            EndReason::Expired => "the session expired",
+            EndReason::AgentDisconnected => "the end user's app disconnected",
+            EndReason::GatewayShutdown => "the gateway is shutting down",
+        })
+    }
+}
+
+/// What the end user decided when asked for access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentDecision {
+    /// Access granted; `control` says whether mouse and keyboard may be used.
+    Grant {
+        /// Whether input injection is allowed (false: view only).
+        control: bool,
+    },
+    /// The end user said no.
+    Deny,
+    /// Nobody answered before the prompt timed out (treated as a deny).
+    TimedOut,
+}
+
+/// Messages from the gateway to the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToAgent {
+    /// The PIN was accepted.
+    Registered {
+        /// Session id.
+        session_id: String,
+        /// Organisation running the gateway, shown to the end user.
+        organisation: String,
+    },
+    /// The registration was refused.
+    Refused(Refusal),
+    /// A technician asks for access.
+    ConsentRequest {
+        /// Id echoed in the reply.
+        request_id: u64,
+        /// Technician's display name.
+        technician: String,
+        /// Organisation of the technician.
+        organisation: String,
+        /// Whether control (not only viewing) is asked for.
+        control: bool,
+    },
+    /// At least one viewer is watching: start (or keep) streaming.
+    StartStream,
+    /// Nobody is watching: stop capturing.
+    StopStream,
+    /// A viewer needs a keyframe.
+    KeyframeRequest,
+    /// An input event from a technician.
+    Input {
+        /// Gateway-local id of the sending viewer connection, echoed in the result.
+        viewer: u32,
+        /// Sequence number chosen by the viewer.
+        seq: u64,
+        /// The event.
+        event: InputEvent,
+    },
+    /// The session ended on the gateway side.
+    End(EndReason),
+}
+
+/// Messages from the agent to the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromAgent {
+    /// The end user's answer to a [`ToAgent::ConsentRequest`].
+    ConsentReply {
+        /// Id of the request answered.
+        request_id: u64,
+        /// The answer.
+        decision: ConsentDecision,
+    },
+    /// What became of an input event.
+    InputResult {
+        /// Viewer connection id from the event.
+        viewer: u32,
+        /// Sequence number from the event.
+        seq: u64,
+        /// Outcome.
+        outcome: InputOutcome,
+    },
+    /// The end user stopped the session.
+    Stopped,
+}
+
+/// Messages from the gateway to a viewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToViewer {
+    /// Attached to the session.
+    Accepted {
+        /// Size of the shared screen.
+        display: DisplayInfo,
+        /// Whether the end user allowed control.
+        control: bool,
+    },
+    /// Attachment refused.
+    Refused(Refusal),
+    /// What became of an input event sent by this viewer.
+    InputResult {
+        /// Sequence number from the event.
+        seq: u64,
+        /// Outcome.
+        outcome: InputOutcome,
+    },
+    /// The session ended.
+    End(EndReason),
+}
+
+/// Messages from a viewer to the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FromViewer {
+    /// Send an input event to the agent.
+    Input {
+        /// Sequence number, echoed in the result.
+        seq: u64,
+        /// The event.
+        event: InputEvent,
+    },
+    /// Ask the agent for a keyframe.
+    KeyframeRequest,
+}
+
+/// Outcome of one input event on the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum InputOutcome {
+    /// Injected.
+    Applied,
+    /// Dropped: the end user granted view only, or no grant at all.
+    NoControl,
+    /// Dropped: the event was invalid (unknown key name, out-of-range position).
+    Invalid,
+    /// Dropped: injection failed on the agent's machine.
+    Failed,
+}
+
+impl fmt::Display for InputOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputOutcome::Applied => "applied",
+            InputOutcome::NoControl => "dropped: the end user has not granted control",
+            InputOutcome::Invalid => "dropped: invalid event",
+            InputOutcome::Failed => "dropped: injection failed on the end user's machine",
+        })
+    }
+}
+
+/// Mouse buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MouseButton {
+    /// Left button.
+    Left,
+    /// Middle button.
+    Middle,
+    /// Right button.
+    Right,
+}
+
+/// Whether a key or button goes down, up, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Press {
+    /// Goes down.
+    Down,
+    /// Goes up.
+    Up,
+    /// Down then up.
+    Click,
+}
+
+/// One input event from a technician.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InputEvent {
+    /// Move the pointer to an absolute position in the shared screen's pixels.
+    MouseMove {
+        /// Column.
+        x: i32,
+        /// Row.
+        y: i32,
+    },
+    /// Press or release a mouse button.
+    MouseButton {
+        /// Which button.
+        button: MouseButton,
+        /// Down, up or click.
+        press: Press,
+    },
+    /// Scroll; positive `dy` scrolls down, positive `dx` right.
+    Wheel {
+        /// Horizontal steps.
+        dx: i32,
+        /// Vertical steps.
+        dy: i32,
+    },
+    /// Type text (any Unicode), independent of keyboard layout.
+    Text(String),
+    /// Press or release a named key (X keysym names: `Return`, `Tab`, `a`, `Control_L`).
+    Key {
+        /// Key name.
+        name: String,
+        /// Down, up or click.
+        press: Press,
+    },
+}
+
+/// Header of one video frame stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameHeader {
+    /// Frame sequence number, increasing.
+    pub seq: u64,
+    /// Whether the frame is an IDR (decodable on its own).
+    pub keyframe: bool,
+    /// Picture width.
+    pub width: u32,
+    /// Picture height.
+    pub height: u32,
+    /// Capture time on the agent, microseconds since the Unix epoch (for latency figures).
+    pub capture_micros: u64,
+}
