@@ -1,0 +1,160 @@
+//! One end-user app connection: registration by PIN, consent answers, input results and
+//! the video frames it sends.
+
+use super::live::{AgentHandle, Frame};
+use super::pump;
+use crate::domain::SessionAction;
+use crate::service::Desk;
+use bytes::Bytes;
+use sos_transport::framing::{self, read_message, write_message};
+use sos_transport::wire::{
+    AgentHello, ConsentDecision, DisplayInfo, EndReason, FromAgent, Refusal, ToAgent, ToViewer,
+    close_code,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub(super) async fn serve(
+    desk: Arc<Desk>,
+    connection: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    hello: AgentHello,
+) -> anyhow::Result<()> {
+    let registering = desk.agent_registering(hello.pin.expose())?;
+    let Some(row) = registering.filter(|r| !desk.live.agent_online(&r.session.id)) else {
+        // Same answer for unknown, used, closed and expired PINs.
+        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
+        let _ = send.finish();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        connection.close(close_code::REFUSED.into(), b"pin not accepted");
+        return Ok(());
+    };
+    let id = row.session.id.clone();
+    let display = hello
+        .displays
+        .iter()
+        .find(|d| d.primary)
+        .or(hello.displays.first())
+        .copied()
+        .unwrap_or(DisplayInfo {
+            index: 0,
+            width: 0,
+            height: 0,
+            primary: true,
+        });
+    let machine: String = hello.machine_name.chars().take(64).collect();
+    let (tx, rx) = mpsc::channel(256);
+    let connection_id = connection.stable_id();
+    if !desk.live.attach_agent(
+        &id,
+        AgentHandle {
+            tx: tx.clone(),
+            connection_id,
+            display,
+        },
+    ) {
+        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
+        connection.close(close_code::REFUSED.into(), b"pin not accepted");
+        return Ok(());
+    }
+    if let Err(e) = desk.agent_event(&id, SessionAction::AgentRegistered, Some(&machine)) {
+        desk.live
+            .detach_agent(&id, connection_id, EndReason::AgentDisconnected);
+        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
+        connection.close(close_code::REFUSED.into(), b"pin not accepted");
+        return Err(e.into());
+    }
+    tracing::info!(session = %id, "end-user app registered");
+    let _ = tx
+        .send(ToAgent::Registered {
+            session_id: id.clone(),
+            organisation: desk.organisation.clone(),
+        })
+        .await;
+    drop(tx);
+    tokio::spawn(pump(connection.clone(), send, rx, |m| {
+        matches!(m, ToAgent::End(_) | ToAgent::Refused(_))
+    }));
+    tokio::spawn(relay_frames(desk.clone(), connection.clone(), id.clone()));
+
+    let stopped = control_loop(&desk, &id, &mut recv).await;
+    let bound = desk.live.detach_agent(
+        &id,
+        connection_id,
+        if stopped {
+            EndReason::StoppedByUser
+        } else {
+            EndReason::AgentDisconnected
+        },
+    );
+    if stopped {
+        desk.agent_event(&id, SessionAction::StoppedByUser, None)?;
+        tracing::info!(session = %id, "end user stopped the session");
+        connection.close(close_code::NORMAL.into(), b"stopped");
+    } else if bound {
+        // Lost without a stop: the session waits for the app to come back.
+        let _ = desk.agent_event(&id, SessionAction::AgentLost, None);
+        tracing::info!(session = %id, "end-user app disconnected");
+    }
+    Ok(())
+}
+
+/// Reads the app's control messages; returns true when the end user stopped.
+async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream) -> bool {
+    loop {
+        let message: FromAgent = match read_message(recv).await {
+            Ok(Some(m)) => m,
+            Ok(None) | Err(_) => return false,
+        };
+        match message {
+            FromAgent::ConsentReply {
+                request_id,
+                decision,
+            } => {
+                let action = SessionAction::ConsentAnswered {
+                    request_id,
+                    decision,
+                };
+                match desk.agent_event(id, action, None) {
+                    Ok(_) => desk.live.set_grant(
+                        id,
+                        match decision {
+                            ConsentDecision::Grant { control } => Some(control),
+                            ConsentDecision::Deny | ConsentDecision::TimedOut => None,
+                        },
+                    ),
+                    Err(e) => tracing::debug!(session = id, "consent reply ignored: {e}"),
+                }
+            }
+            FromAgent::InputResult {
+                viewer,
+                seq,
+                outcome,
+            } => desk
+                .live
+                .to_viewer(id, viewer, ToViewer::InputResult { seq, outcome }),
+            FromAgent::Stopped => return true,
+        }
+    }
+}
+
+/// Reads one frame per unidirectional stream from the app and hands it to the viewers.
+async fn relay_frames(desk: Arc<Desk>, connection: quinn::Connection, id: String) {
+    while let Ok(mut stream) = connection.accept_uni().await {
+        let desk = desk.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            match framing::read_frame(&mut stream).await {
+                Ok((header, payload)) => desk.live.publish_frame(
+                    &id,
+                    &Frame {
+                        header,
+                        payload: Bytes::from(payload),
+                    },
+                ),
+                Err(e) => tracing::debug!(session = %id, "frame dropped: {e}"),
+            }
+        });
+    }
+}

@@ -1,0 +1,100 @@
+//! One technician connection: authentication, the video it watches and the input it sends.
+
+use super::pump;
+use crate::service::{Desk, DeskError};
+use sos_transport::framing::{read_message, write_frame, write_message};
+use sos_transport::wire::{
+    FromViewer, InputOutcome, Refusal, ToAgent, ToViewer, ViewerHello, ViewerPurpose, close_code,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+async fn refuse(
+    connection: &quinn::Connection,
+    send: &mut quinn::SendStream,
+    refusal: Refusal,
+) -> anyhow::Result<()> {
+    write_message(send, &ToViewer::Refused(refusal)).await?;
+    let _ = send.finish();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    connection.close(close_code::REFUSED.into(), b"refused");
+    Ok(())
+}
+
+pub(super) async fn serve(
+    desk: Arc<Desk>,
+    connection: quinn::Connection,
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    hello: ViewerHello,
+) -> anyhow::Result<()> {
+    let user = match desk.authenticate(hello.token.expose()) {
+        Ok(user) => user,
+        Err(_) => return refuse(&connection, &mut send, Refusal::Unauthorized).await,
+    };
+    let id = hello.session_id;
+    match desk.session_for(&user, &id) {
+        Ok(row) if !row.session.status.is_final() => {}
+        Ok(_) | Err(DeskError::NotFound(_)) => {
+            return refuse(&connection, &mut send, Refusal::SessionNotFound).await;
+        }
+        Err(_) => return refuse(&connection, &mut send, Refusal::Forbidden).await,
+    }
+    let watch = hello.purpose == ViewerPurpose::Watch;
+    let (tx, rx) = mpsc::channel(256);
+    let (viewer, display, control, slot) = match desk.live.attach_viewer(&id, watch, tx.clone()) {
+        Ok(attached) => attached,
+        Err(refusal) => return refuse(&connection, &mut send, refusal).await,
+    };
+    tracing::info!(session = %id, technician = %user.email, watch, "viewer attached");
+    let _ = tx.send(ToViewer::Accepted { display, control }).await;
+    drop(tx);
+    tokio::spawn(pump(connection.clone(), send, rx, |m| {
+        matches!(m, ToViewer::End(_))
+    }));
+    if watch {
+        let connection = connection.clone();
+        let slot = slot.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = slot.next().await {
+                let Ok(mut stream) = connection.open_uni().await else {
+                    return;
+                };
+                if write_frame(&mut stream, &frame.header, &frame.payload)
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+
+    loop {
+        let message: FromViewer = match read_message(&mut recv).await {
+            Ok(Some(m)) => m,
+            Ok(None) | Err(_) => break,
+        };
+        match message {
+            FromViewer::Input { seq, event } => {
+                if desk.live.grant(&id) == Some(true) {
+                    desk.live
+                        .to_agent(&id, ToAgent::Input { viewer, seq, event });
+                } else {
+                    desk.live.to_viewer(
+                        &id,
+                        viewer,
+                        ToViewer::InputResult {
+                            seq,
+                            outcome: InputOutcome::NoControl,
+                        },
+                    );
+                }
+            }
+            FromViewer::KeyframeRequest => desk.live.to_agent(&id, ToAgent::KeyframeRequest),
+        }
+    }
+    desk.live.detach_viewer(&id, viewer);
+    slot.close();
+    Ok(())
+}
