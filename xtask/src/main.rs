@@ -1,0 +1,108 @@
+//! `cargo xtask`: the developer tasks of sosdesk.
+//!
+//! Two commands matter: `cargo xtask run` builds and starts a local gateway (or, with
+//! `--demo`, plays a whole support session by itself), and `cargo xtask test` runs every
+//! check. Both first install the system packages they need, so a fresh Debian machine with
+//! only the Rust toolchain is enough.
+//!
+//! This file only parses the command line and dispatches; each command lives in its module.
+//! xtask never leaves a child behind: Ctrl-C and SIGTERM only set a flag ([`signals`]) and
+//! every child sits in a guard that stops it on drop ([`proc`]).
+
+// Tests may panic on unexpected errors: that is how they fail.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod demo;
+mod gateway;
+mod output;
+mod proc;
+mod report;
+mod run;
+mod setup;
+mod signals;
+mod test;
+mod workspace;
+mod xvfb;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::signals::{Interrupted, Shutdown};
+use crate::workspace::Workspace;
+
+/// Developer tasks for sosdesk.
+///
+/// Start with `cargo xtask run --demo` (the whole flow, by itself) or `cargo xtask test`
+/// (every check). Both install missing system packages first (apt-get, as root or via sudo).
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    version,
+    after_help = "Examples:\n  \
+        cargo xtask run --demo   play a whole support session by itself, record it, exit\n  \
+        cargo xtask run          local gateway in the foreground, with the commands to try\n  \
+        cargo xtask test         every check and test (what CI runs)\n  \
+        cargo xtask setup        only install the missing system packages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install the system packages and rustup components the workspace needs (only the
+    /// missing ones).
+    ///
+    /// Checks each Debian package with dpkg-query and installs the missing ones with one
+    /// `apt-get update` and one `apt-get install` (through sudo when not root). Installing
+    /// nasm also forgets openh264 builds made without it, which would otherwise stay slow.
+    Setup,
+    /// Build the release binaries and start a local gateway, with a first technician.
+    ///
+    /// Prints how to log in with sos-desk, create a session, start the end-user app and
+    /// watch the screen, then keeps the gateway in the foreground until Ctrl-C. With
+    /// `--demo`, runs that whole flow by itself on a virtual X display, records 60 frames
+    /// and exits.
+    Run(run::RunArgs),
+    /// Run every check and test: setup, rustfmt, clippy, rustdoc, build, cargo test.
+    ///
+    /// Stops at the first failure with a non-zero exit code. The system tests in tests/
+    /// start their own Xvfb and run the binaries built in target/debug.
+    Test(test::TestArgs),
+    /// The same as `test`: what CI runs (.ci/run).
+    Ci(test::TestArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!();
+            eprintln!("xtask: error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            if error.downcast_ref::<Interrupted>().is_some() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<()> {
+    let shutdown = Shutdown::install()?;
+    let workspace = Workspace::locate()?;
+    match command {
+        Command::Setup => setup::run(&workspace, &shutdown),
+        Command::Run(args) if args.demo => demo::run(&workspace, &args, &shutdown),
+        Command::Run(args) => run::run(&workspace, &args, &shutdown),
+        Command::Test(args) | Command::Ci(args) => test::run(&workspace, &args, &shutdown),
+    }
+}
