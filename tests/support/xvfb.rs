@@ -1,0 +1,75 @@
+//! A private Xvfb server on a free display number, killed on drop.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running Xvfb.
+pub struct Xvfb {
+    child: Child,
+    /// Display name, e.g. `:42`.
+    pub display: String,
+    /// Screen width.
+    pub width: u32,
+    /// Screen height.
+    pub height: u32,
+}
+
+impl Xvfb {
+    /// Starts Xvfb with one screen of `width`x`height`x24 on a free display.
+    pub fn start(width: u32, height: u32) -> Self {
+        let xvfb = which("Xvfb").unwrap_or_else(|| {
+            panic!("Xvfb is not installed: run `cargo xtask setup` (Debian package xvfb)")
+        });
+        let base = 90 + (std::process::id() % 400);
+        for number in base..base + 200 {
+            if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+                || Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            {
+                continue;
+            }
+            let mut child = Command::new(&xvfb)
+                .arg(format!(":{number}"))
+                .args(["-screen", "0", &format!("{width}x{height}x24")])
+                .args(["-noreset", "-nolisten", "tcp", "-ac"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start Xvfb");
+            let socket = format!("/tmp/.X11-unix/X{number}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&socket).exists() {
+                    return Self {
+                        child,
+                        display: format!(":{number}"),
+                        width,
+                        height,
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start Xvfb on any display number");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    })
+}
