@@ -1,0 +1,159 @@
+//! The capture thread against a fake screen.
+
+use super::*;
+use crate::platform::fake::FakePlatform;
+use sos_codec::Decoder;
+use std::sync::Arc;
+
+struct Running {
+    runtime: tokio::runtime::Runtime,
+    frames: mpsc::Receiver<EncodedOutput>,
+    controls: Arc<Controls>,
+    thread: std::thread::JoinHandle<(Stats, Result<(), StreamError>)>,
+}
+
+fn start(platform: &FakePlatform) -> Running {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let (tx, frames) = mpsc::channel(1);
+    let controls = Arc::new(Controls::default());
+    let thread = std::thread::spawn({
+        let platform = platform.clone();
+        let controls = controls.clone();
+        let handle = runtime.handle().clone();
+        move || {
+            let config = PipelineConfig {
+                max_fps: 200.0,
+                target_bitrate_bps: None,
+            };
+            run(
+                &platform,
+                config,
+                &controls,
+                &tx,
+                &handle,
+                &AtomicU64::new(0),
+            )
+        }
+    });
+    Running {
+        runtime,
+        frames,
+        controls,
+        thread,
+    }
+}
+
+impl Running {
+    fn next(&mut self) -> Option<EncodedOutput> {
+        let frames = &mut self.frames;
+        let wait = async { tokio::time::timeout(Duration::from_secs(20), frames.recv()).await };
+        self.runtime.block_on(wait).ok().flatten()
+    }
+
+    fn nothing_within(&mut self, time: Duration) -> bool {
+        let frames = &mut self.frames;
+        let wait = async { tokio::time::timeout(time, frames.recv()).await };
+        self.runtime.block_on(wait).is_err()
+    }
+
+    fn stop(mut self) -> Stats {
+        self.controls.stop();
+        self.frames.close();
+        let (stats, result) = self.thread.join().unwrap();
+        result.unwrap();
+        stats
+    }
+}
+
+#[test]
+fn first_frame_is_a_decodable_keyframe_then_only_changes_are_sent() {
+    let platform = FakePlatform::new(128, 96);
+    let mut running = start(&platform);
+    let first = running.next().unwrap();
+    assert!(first.header.keyframe);
+    assert_eq!(first.header.seq, 0);
+    assert_eq!((first.header.width, first.header.height), (128, 96));
+    assert!(first.header.capture_micros > 0);
+    let mut decoder = Decoder::new().unwrap();
+    let picture = decoder.decode(&first.data).unwrap();
+    assert!(picture.is_some(), "the first frame decodes on its own");
+
+    // An unchanged screen produces nothing.
+    assert!(running.nothing_within(Duration::from_millis(100)));
+
+    platform.paint(10, 10, 30, 220);
+    let changed = running.next().unwrap();
+    assert!(!changed.header.keyframe);
+    assert_eq!(changed.header.seq, 1);
+    assert!(decoder.decode(&changed.data).unwrap().is_some());
+
+    let stats = running.stop();
+    let report = stats.report(Instant::now());
+    assert!(report.unchanged_polls > 0, "{report:?}");
+}
+
+#[test]
+fn a_keyframe_request_re_encodes_the_unchanged_screen() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start(&platform);
+    running.next().unwrap();
+    assert!(running.nothing_within(Duration::from_millis(50)));
+    running.controls.request_keyframe();
+    let again = running.next().unwrap();
+    assert!(again.header.keyframe);
+    assert_eq!(again.header.seq, 1);
+    // A fresh decoder can start from it.
+    assert!(
+        Decoder::new()
+            .unwrap()
+            .decode(&again.data)
+            .unwrap()
+            .is_some()
+    );
+    running.stop();
+}
+
+#[test]
+fn the_thread_waits_for_the_sender_and_then_encodes_the_newest_screen() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start(&platform);
+    running.next().unwrap();
+    // Nobody takes frames: the change fills the single slot, then the thread waits.
+    platform.paint(0, 0, 8, 100);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running.frames.is_empty() {
+        assert!(Instant::now() < deadline, "the change was never encoded");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let polls = platform.capture_count();
+    platform.paint(0, 0, 8, 150);
+    platform.paint(0, 0, 8, 200);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        platform.capture_count(),
+        polls,
+        "no capture while the slot is full"
+    );
+    let queued = running.next().unwrap();
+    assert_eq!(queued.header.seq, 1);
+    // Once the slot frees up, the newest screen is encoded; the intermediate one never is.
+    let newest = running.next().unwrap();
+    assert_eq!(newest.header.seq, 2);
+    assert!(running.nothing_within(Duration::from_millis(50)));
+    running.stop();
+}
+
+#[test]
+fn stops_when_the_channel_closes_even_while_waiting_for_the_slot() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start(&platform);
+    running.next().unwrap();
+    platform.paint(0, 0, 8, 100);
+    std::thread::sleep(Duration::from_millis(30));
+    // Closing the receiver without taking the queued frame ends the thread.
+    let stats = running.stop();
+    assert!(stats.report(Instant::now()).screen_polls >= 1);
+}

@@ -1,0 +1,79 @@
+//! The platform edge: screen capture and input injection behind two small traits, so the
+//! pipeline and the injector can be tested with fakes and other systems can be added.
+//!
+//! Contract: implementations only capture or inject when called; they never decide whether
+//! they may (consent is checked before they are reached). A [`ScreenSource`] and an
+//! [`InputSink`] are created on, and stay on, the thread that uses them (X11 capture handles
+//! are not `Send`), which is why [`Platform`] hands out factories rather than objects.
+
+use crate::input::Action;
+use sos_codec::BgraFrame;
+use sos_transport::wire::DisplayInfo;
+use std::time::SystemTime;
+
+#[cfg(target_os = "linux")]
+pub mod x11;
+
+/// Failures of screen capture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// No screen could be opened (no `$DISPLAY`, no X server, no XShm).
+    #[error("cannot open the screen: {0} — is a graphical session running?")]
+    Open(String),
+    /// Capturing a frame failed.
+    #[error("screen capture failed: {0}")]
+    Capture(String),
+}
+
+/// Failures of input injection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InjectError {
+    /// The input device could not be opened.
+    #[error("cannot open the keyboard and mouse: {0}")]
+    Open(String),
+    /// The platform refused the event as invalid.
+    #[error("the system refused the input: {0}")]
+    Refused(String),
+    /// Injection failed.
+    #[error("input injection failed: {0}")]
+    Failed(String),
+}
+
+/// One captured image, lent to the caller for the duration of a callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Captured<'a> {
+    /// The pixels.
+    pub frame: BgraFrame<'a>,
+    /// Best estimate of when the pixels were read from the screen.
+    pub captured_at: SystemTime,
+}
+
+/// A screen that can be captured repeatedly.
+pub trait ScreenSource {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Captures the screen and lends the image to `use_frame`. Returns `Ok(false)` (without
+    /// calling `use_frame`) when no new image is available yet.
+    fn capture(&mut self, use_frame: &mut dyn FnMut(Captured<'_>)) -> Result<bool, CaptureError>;
+}
+
+/// A keyboard and mouse that accept injected events.
+pub trait InputSink {
+    /// Applies one checked action.
+    fn apply(&mut self, action: &Action) -> Result<(), InjectError>;
+}
+
+/// The machine the agent runs on.
+pub trait Platform: Send + Sync + 'static {
+    /// The screens that can be shared (empty when none can be opened).
+    fn displays(&self) -> Vec<DisplayInfo>;
+    /// Opens the primary screen for capture, on the calling thread.
+    fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError>;
+    /// Opens the keyboard and mouse for injection, on the calling thread.
+    fn open_input(&self) -> Result<Box<dyn InputSink>, InjectError>;
+}
+
+#[cfg(test)]
+pub mod fake;

@@ -1,0 +1,161 @@
+//! X11: capture with `scrap` (XShm), injection with `enigo` (XTest through x11rb).
+//!
+//! Contract: opens `$DISPLAY`; the capturer and the injector are created on the thread that
+//! uses them. scrap pipelines XShm requests (each call returns the image requested by the
+//! previous call); an image older than `max_capture_age` is refreshed before it is used, so
+//! the technician never sees a screen from before the last pause.
+
+use super::{CaptureError, Captured, InjectError, InputSink, Platform, ScreenSource};
+use crate::input::Action;
+use enigo::{Axis, Coordinate, Enigo, InputError, Keyboard, Mouse, Settings};
+use sos_codec::BgraFrame;
+use sos_transport::wire::DisplayInfo;
+use std::io::ErrorKind;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The X11 desktop named by `$DISPLAY`.
+#[derive(Debug, Clone, Copy)]
+pub struct X11Platform {
+    /// Oldest pending image a capture may return; older ones are captured again.
+    pub max_capture_age: Duration,
+}
+
+impl Default for X11Platform {
+    fn default() -> Self {
+        Self {
+            max_capture_age: Duration::from_millis(10),
+        }
+    }
+}
+
+impl Platform for X11Platform {
+    fn displays(&self) -> Vec<DisplayInfo> {
+        match scrap::Display::primary() {
+            Ok(display) => vec![DisplayInfo {
+                index: 0,
+                width: u32::try_from(display.width()).unwrap_or(0),
+                height: u32::try_from(display.height()).unwrap_or(0),
+                primary: true,
+            }],
+            Err(error) => {
+                tracing::warn!(%error, "no screen to share");
+                Vec::new()
+            }
+        }
+    }
+
+    fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError> {
+        let display =
+            scrap::Display::primary().map_err(|e| CaptureError::Open(describe_open(&e)))?;
+        let width =
+            u32::try_from(display.width()).map_err(|e| CaptureError::Open(e.to_string()))?;
+        let height =
+            u32::try_from(display.height()).map_err(|e| CaptureError::Open(e.to_string()))?;
+        let capturer =
+            scrap::Capturer::new(display).map_err(|e| CaptureError::Open(e.to_string()))?;
+        Ok(Box::new(ScrapScreen {
+            capturer,
+            width,
+            height,
+            // Capturer::new already requested the first image.
+            requested: (Instant::now(), SystemTime::now()),
+            max_age: self.max_capture_age,
+        }))
+    }
+
+    fn open_input(&self) -> Result<Box<dyn InputSink>, InjectError> {
+        let enigo =
+            Enigo::new(&Settings::default()).map_err(|e| InjectError::Open(e.to_string()))?;
+        Ok(Box::new(EnigoSink { enigo }))
+    }
+}
+
+fn describe_open(error: &std::io::Error) -> String {
+    match error.kind() {
+        ErrorKind::ConnectionRefused => "cannot connect to the X server named by $DISPLAY".into(),
+        ErrorKind::NotFound => "the X server has no screen".into(),
+        _ => error.to_string(),
+    }
+}
+
+struct ScrapScreen {
+    capturer: scrap::Capturer,
+    width: u32,
+    height: u32,
+    /// When the image scrap will return next was requested.
+    requested: (Instant, SystemTime),
+    max_age: Duration,
+}
+
+impl ScrapScreen {
+    fn discard_one(&mut self) -> Result<(), CaptureError> {
+        match self.capturer.frame() {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => return Err(CaptureError::Capture(e.to_string())),
+        }
+        self.requested = (Instant::now(), SystemTime::now());
+        Ok(())
+    }
+}
+
+impl ScreenSource for ScrapScreen {
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    fn capture(&mut self, use_frame: &mut dyn FnMut(Captured<'_>)) -> Result<bool, CaptureError> {
+        if self.requested.0.elapsed() > self.max_age {
+            self.discard_one()?;
+        }
+        let captured_at = self.requested.1;
+        let frame = match self.capturer.frame() {
+            Ok(frame) => frame,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(CaptureError::Capture(e.to_string())),
+        };
+        // scrap issued the next request before returning.
+        self.requested = (Instant::now(), SystemTime::now());
+        let data: &[u8] = &frame;
+        let stride = data.len() / (self.height.max(1) as usize);
+        use_frame(Captured {
+            frame: BgraFrame {
+                width: self.width,
+                height: self.height,
+                stride,
+                data,
+            },
+            captured_at,
+        });
+        Ok(true)
+    }
+}
+
+struct EnigoSink {
+    enigo: Enigo,
+}
+
+impl InputSink for EnigoSink {
+    fn apply(&mut self, action: &Action) -> Result<(), InjectError> {
+        let result = match action {
+            Action::MoveTo { x, y } => self.enigo.move_mouse(*x, *y, Coordinate::Abs),
+            Action::Button { button, direction } => self.enigo.button(*button, *direction),
+            Action::Scroll { dx, dy } => {
+                let vertical = match *dy {
+                    0 => Ok(()),
+                    dy => self.enigo.scroll(dy, Axis::Vertical),
+                };
+                vertical.and_then(|()| match *dx {
+                    0 => Ok(()),
+                    dx => self.enigo.scroll(dx, Axis::Horizontal),
+                })
+            }
+            Action::Text(text) => self.enigo.text(text),
+            Action::Key { key, direction } => self.enigo.key(*key, *direction),
+        };
+        result.map_err(|e| match e {
+            InputError::InvalidInput(reason) => InjectError::Refused(reason.to_string()),
+            other => InjectError::Failed(other.to_string()),
+        })
+    }
+}

@@ -1,0 +1,351 @@
+//! The IO shell around the session state machine: the QUIC control stream, the terminal,
+//! the capture pipeline and the input thread, wired together in one loop.
+//!
+//! Contract: this loop makes no consent decision of its own. It feeds every input to the
+//! [`Session`], carries out its outputs in order, and reaches streaming and injection only
+//! through the grants the session hands out. It never sends a pixel before consent.
+
+use crate::consent::{Line, parse_line};
+use crate::console::Command;
+use crate::injector::{InjectResult, Injector};
+use crate::join::{self, JoinError, Joined, Registration};
+use crate::notice::{Console, Notice};
+use crate::pipeline::{PipelineConfig, StreamError};
+use crate::platform::Platform;
+use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConfig};
+use crate::stats::Stats;
+use crate::stream::Streamer;
+use sos_transport::framing::{self, WireError};
+use sos_transport::wire::{FromAgent, ToAgent, close_code};
+use sos_transport::{Pin, Trust};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Longest wait for the stop message to be acknowledged and the close to leave.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything the agent needs to run.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Gateway `host:port`.
+    pub gateway: String,
+    /// How to verify the gateway.
+    pub trust: Trust,
+    /// The session PIN.
+    pub pin: Pin,
+    /// Name shown to the technician.
+    pub machine_name: String,
+    /// Operating system description.
+    pub os: String,
+    /// Consent settings.
+    pub session: SessionConfig,
+    /// Capture and encoding settings.
+    pub pipeline: PipelineConfig,
+}
+
+/// How a run ended, with the streaming figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Why the session finished.
+    pub finish: Finish,
+    /// Streaming figures of the whole run.
+    pub stats: Stats,
+}
+
+/// Joins the session and runs it to its end. `commands` carries what the end user types and
+/// the stop signals; `console` shows every notice.
+pub async fn run(
+    config: AgentConfig,
+    platform: Arc<dyn Platform>,
+    console: &mut dyn Console,
+    commands: mpsc::Receiver<Command>,
+) -> Result<Report, JoinError> {
+    let displays = platform.displays();
+    let screen = displays
+        .iter()
+        .find(|d| d.primary)
+        .or(displays.first())
+        .map(|d| (d.width, d.height));
+    let mut commands = commands;
+    let registration = Registration {
+        gateway: config.gateway.clone(),
+        trust: config.trust.clone(),
+        pin: config.pin.clone(),
+        machine_name: config.machine_name.clone(),
+        os: config.os.clone(),
+        displays,
+    };
+    let joined = tokio::select! {
+        joined = join::join(registration, console) => joined?,
+        () = stop_requested(&mut commands) => {
+            console.show(&Notice::StoppedByUser);
+            return Ok(Report {
+                finish: Finish::Stopped,
+                stats: Stats::default(),
+            });
+        }
+    };
+    let (inject_tx, inject_results) = mpsc::unbounded_channel();
+    let injector = match Injector::start(platform.clone(), screen, inject_tx) {
+        Ok(injector) => Some(injector),
+        Err(error) => {
+            tracing::warn!(%error, "cannot start the input thread");
+            None
+        }
+    };
+    let (failures_tx, failures) = mpsc::unbounded_channel();
+    let Joined {
+        endpoint,
+        connection,
+        send,
+        recv,
+        ..
+    } = joined;
+    let shell = Shell {
+        session: Session::new(config.session),
+        connection,
+        send,
+        platform,
+        pipeline: config.pipeline,
+        injector,
+        streamer: None,
+        draining: Vec::new(),
+        stats: Stats::default(),
+        seq: Arc::new(AtomicU64::new(0)),
+        failures_tx,
+        protocol_error: false,
+    };
+    let messages = spawn_reader(recv);
+    let (finish, stats) = shell
+        .run(console, commands, messages, inject_results, failures)
+        .await;
+    // Let the close frame leave before the process exits.
+    let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
+    Ok(Report { finish, stats })
+}
+
+/// Resolves when the end user asks to stop; other lines typed before the session exists
+/// are dropped (they cannot answer a question not yet asked).
+async fn stop_requested(commands: &mut mpsc::Receiver<Command>) {
+    loop {
+        match commands.recv().await {
+            Some(Command::Stop) => return,
+            Some(Command::Line(line)) if parse_line(&line) == Line::Stop => return,
+            Some(Command::Line(_)) => {}
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Reads control messages on a task of its own (reading is not cancel-safe, so it must not
+/// sit in a `select!`). The channel ends with one error when the stream ends.
+fn spawn_reader(mut recv: quinn::RecvStream) -> mpsc::Receiver<Result<ToAgent, WireError>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let message = match framing::read_message::<_, ToAgent>(&mut recv).await {
+                Ok(Some(message)) => Ok(message),
+                Ok(None) => Err(WireError::Truncated),
+                Err(error) => Err(error),
+            };
+            let end = message.is_err();
+            if tx.send(message).await.is_err() || end {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+struct Shell {
+    session: Session,
+    connection: quinn::Connection,
+    send: quinn::SendStream,
+    platform: Arc<dyn Platform>,
+    pipeline: PipelineConfig,
+    injector: Option<Injector>,
+    streamer: Option<Streamer>,
+    draining: Vec<tokio::task::JoinHandle<Stats>>,
+    stats: Stats,
+    seq: Arc<AtomicU64>,
+    failures_tx: mpsc::UnboundedSender<StreamError>,
+    protocol_error: bool,
+}
+
+impl Shell {
+    async fn run(
+        mut self,
+        console: &mut dyn Console,
+        mut commands: mpsc::Receiver<Command>,
+        mut messages: mpsc::Receiver<Result<ToAgent, WireError>>,
+        mut inject_results: mpsc::UnboundedReceiver<InjectResult>,
+        mut failures: mpsc::UnboundedReceiver<StreamError>,
+    ) -> (Finish, Stats) {
+        let mut commands_open = true;
+        loop {
+            // Deadlines are honoured even when a busy branch keeps the timer from firing.
+            self.session.handle_timeout(Instant::now());
+            while let Some(output) = self.session.poll_output() {
+                if let Some(finish) = self.apply(output, console).await {
+                    return self.finish(finish).await;
+                }
+            }
+            let deadline = self.session.poll_timeout();
+            tokio::select! {
+                // What the end user typed goes first, so a line typed before a request
+                // arrived is never taken as its answer.
+                biased;
+                command = commands.recv(), if commands_open => match command {
+                    Some(Command::Line(line)) => self.session.handle_line(&line, Instant::now()),
+                    Some(Command::Stop) => self.session.handle_stop(),
+                    None => commands_open = false,
+                },
+                message = messages.recv() => match message {
+                    Some(Ok(message)) => self.on_message(message).await,
+                    Some(Err(error)) => self.on_stream_end(&error),
+                    None => self.session.handle_connection_lost(),
+                },
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.session.handle_timeout(Instant::now());
+                }
+                Some(result) = inject_results.recv() => {
+                    self.send_message(&FromAgent::InputResult {
+                        viewer: result.viewer,
+                        seq: result.seq,
+                        outcome: result.outcome,
+                    })
+                    .await;
+                }
+                Some(error) = failures.recv() => {
+                    console.show(&Notice::CaptureFailed { detail: error.to_string() });
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: ToAgent) {
+        let Handled::Input { viewer, seq, event } =
+            self.session.handle_message(message, Instant::now())
+        else {
+            return;
+        };
+        let outcome = match (self.session.input_verdict(), self.injector.as_mut()) {
+            (InputVerdict::Inject(grant), Some(injector)) => {
+                injector.inject(grant, viewer, seq, &event)
+            }
+            (InputVerdict::Inject(_), None) => Some(sos_transport::wire::InputOutcome::Failed),
+            (InputVerdict::Refuse(outcome), _) => Some(outcome),
+        };
+        if let Some(outcome) = outcome {
+            self.send_message(&FromAgent::InputResult {
+                viewer,
+                seq,
+                outcome,
+            })
+            .await;
+        }
+    }
+
+    fn on_stream_end(&mut self, error: &WireError) {
+        match error {
+            WireError::Malformed(_) | WireError::TooLarge { .. } => {
+                tracing::warn!(%error, "the gateway broke the protocol");
+                self.protocol_error = true;
+            }
+            _ => tracing::info!(%error, "control stream ended"),
+        }
+        self.session.handle_connection_lost();
+    }
+
+    async fn apply(&mut self, output: Output, console: &mut dyn Console) -> Option<Finish> {
+        match output {
+            Output::Send(message) => self.send_message(&message).await,
+            Output::Show(notice) => console.show(&notice),
+            Output::StartStreaming => self.start_streaming(console),
+            Output::StopStreaming => self.stop_streaming(),
+            Output::Keyframe => {
+                if let Some(streamer) = &self.streamer {
+                    streamer.request_keyframe();
+                }
+            }
+            Output::ReleaseInput => {
+                if let Some(injector) = &self.injector {
+                    injector.release_all();
+                }
+            }
+            Output::Finish(finish) => return Some(finish),
+        }
+        None
+    }
+
+    async fn send_message(&mut self, message: &FromAgent) {
+        if let Err(error) = framing::write_message(&mut self.send, message).await {
+            tracing::info!(%error, "cannot write to the gateway");
+            self.session.handle_connection_lost();
+        }
+    }
+
+    fn start_streaming(&mut self, console: &mut dyn Console) {
+        if self.streamer.is_some() {
+            return;
+        }
+        let Some(grant) = self.session.view_grant() else {
+            return;
+        };
+        self.stats.record_stream_request(Instant::now());
+        match Streamer::start(
+            grant,
+            self.connection.clone(),
+            self.platform.clone(),
+            self.pipeline,
+            self.seq.clone(),
+            self.failures_tx.clone(),
+        ) {
+            Ok(streamer) => self.streamer = Some(streamer),
+            Err(error) => console.show(&Notice::CaptureFailed {
+                detail: error.to_string(),
+            }),
+        }
+    }
+
+    fn stop_streaming(&mut self) {
+        if let Some(streamer) = self.streamer.take() {
+            self.draining.push(tokio::spawn(streamer.stop()));
+        }
+    }
+
+    async fn finish(mut self, finish: Finish) -> (Finish, Stats) {
+        self.stop_streaming();
+        let injector = self.injector.take();
+        if let Finish::Stopped = finish {
+            // Give the Stopped message a moment to be acknowledged before closing.
+            let _ = self.send.finish();
+            let _ = tokio::time::timeout(CLOSE_WAIT, self.send.stopped()).await;
+        }
+        let (code, reason): (u32, &[u8]) = match finish {
+            Finish::Stopped => (close_code::NORMAL, b"stopped by the end user"),
+            Finish::Ended(_) => (close_code::NORMAL, b"session ended"),
+            Finish::ConnectionLost if self.protocol_error => (close_code::PROTOCOL, b"protocol"),
+            Finish::ConnectionLost => (close_code::NORMAL, b"connection lost"),
+        };
+        self.connection.close(code.into(), reason);
+        if let Some(injector) = injector {
+            injector.shut_down(CLOSE_WAIT).await;
+        }
+        for draining in self.draining.drain(..) {
+            if let Ok(Ok(stats)) = tokio::time::timeout(CLOSE_WAIT, draining).await {
+                self.stats.merge(&stats);
+            }
+        }
+        (finish, self.stats)
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
