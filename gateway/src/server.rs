@@ -3,7 +3,7 @@
 
 use crate::api;
 use crate::domain::secrets::Keys;
-use crate::relay::{self, live::Live};
+use crate::relay;
 use crate::service::{Desk, SystemClock, load_master_key};
 use crate::store::Store;
 use anyhow::Context;
@@ -28,6 +28,8 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Organisation shown to end users.
     pub organisation: String,
+    /// Public keys of the licence authority.
+    pub licence_keys: Vec<String>,
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -65,15 +67,28 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("https://{host}:{}", https_addr.port()));
-    let desk = Arc::new(Desk {
+    let desk = Arc::new(Desk::new(
         store,
         keys,
-        live: Live::default(),
-        clock: Arc::new(SystemClock),
-        public_url: public_url.trim_end_matches('/').to_string(),
-        organisation: config.organisation.clone(),
-        quic_port: quic_addr.port(),
-    });
+        Arc::new(SystemClock),
+        public_url,
+        config.organisation.clone(),
+        quic_addr.port(),
+        config.licence_keys.clone(),
+    )?);
+    match desk.licence_view() {
+        Ok(l) if l.mode == "evaluation" => tracing::warn!(
+            "no licence installed: evaluation mode ({} technician seats) until {}",
+            l.seats,
+            l.expires_at
+        ),
+        Ok(l) => {
+            if let Some(problem) = l.problem {
+                tracing::warn!("licence: {problem}");
+            }
+        }
+        Err(e) => tracing::warn!("licence: {e}"),
+    }
 
     let app = api::router(desk.clone());
     let server = axum_server::from_tcp_rustls(

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Status of a support session, as in the Service Desk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     /// Created, waiting for the end user to launch the app.
@@ -62,6 +63,7 @@ impl fmt::Display for SessionStatus {
 
 /// Where the permission request of a session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum RemoteState {
     /// Nobody asked yet.
@@ -79,6 +81,7 @@ pub enum RemoteState {
 
 /// A session as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionView {
     /// Session id.
     pub id: String,
@@ -91,8 +94,14 @@ pub struct SessionView {
     pub pin: Option<String>,
     /// Channel name.
     pub channel: String,
-    /// Assigned technician's e-mail.
+    /// Assigned technician's e-mail; None while in the queue.
     pub assignee: Option<String>,
+    /// Invited technicians' e-mails (at most two).
+    #[serde(default)]
+    pub invited: Vec<String>,
+    /// Whether the session is in its owner's private channel.
+    #[serde(default)]
+    pub private: bool,
     /// End user's machine name, once the app registered.
     pub machine_name: Option<String>,
     /// Whether the end user's app is connected now.
@@ -107,6 +116,7 @@ pub struct SessionView {
 
 /// `POST /api/v1/login` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     /// E-mail.
     pub email: String,
@@ -116,6 +126,7 @@ pub struct LoginRequest {
 
 /// `POST /api/v1/login` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// API token for `Authorization: Bearer`.
     pub token: String,
@@ -127,6 +138,7 @@ pub struct LoginResponse {
 
 /// `POST /api/v1/sessions` body.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewSessionRequest {
     /// Channel name; the default channel when absent.
     pub channel: Option<String>,
@@ -134,6 +146,7 @@ pub struct NewSessionRequest {
 
 /// `POST /api/v1/sessions/{id}/request` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteRequest {
     /// Ask for control as well as viewing.
     pub control: bool,
@@ -141,6 +154,7 @@ pub struct RemoteRequest {
 
 /// The body of every refused request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What happened and what to do next.
     pub error: String,
@@ -148,6 +162,7 @@ pub struct ErrorBody {
 
 /// One audit event of a session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     /// Seconds since the Unix epoch.
     pub at: i64,
@@ -161,6 +176,7 @@ pub struct AuditEvent {
 
 /// `GET /api/v1/info` answer: what a client needs to reach the QUIC port.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GatewayInfo {
     /// UDP port of the gateway's QUIC endpoint (same host as the HTTPS API).
     pub quic_port: u16,
@@ -172,7 +188,145 @@ pub struct GatewayInfo {
 
 /// `GET /api/v1/sessions/{id}/pin` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PinView {
     /// The nine digits.
     pub pin: String,
+}
+
+/// A channel as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelView {
+    /// Name (`Private` for the caller's private channel).
+    pub name: String,
+    /// Session expiry in seconds.
+    pub expiry_secs: i64,
+    /// Members' e-mails (empty for a private channel).
+    pub members: Vec<String>,
+    /// Whether it is the caller's private channel.
+    pub private: bool,
+}
+
+/// `POST /api/v1/channels` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewChannelRequest {
+    /// Name.
+    pub name: String,
+    /// Session expiry in seconds (30 minutes to 7 days).
+    pub expiry_secs: i64,
+}
+
+/// `PATCH /api/v1/channels/{name}` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelUpdate {
+    /// New session expiry in seconds.
+    #[serde(default)]
+    pub expiry_secs: Option<i64>,
+    /// E-mails to add as members.
+    #[serde(default)]
+    pub add_members: Vec<String>,
+    /// E-mails to remove.
+    #[serde(default)]
+    pub remove_members: Vec<String>,
+}
+
+/// Body naming a user (assign, invite).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserRef {
+    /// The user's e-mail.
+    pub email: String,
+}
+
+/// `POST /api/v1/sessions/{id}/transfer` body: exactly one of the two.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransferRequest {
+    /// Another assignee's e-mail.
+    #[serde(default)]
+    pub to_user: Option<String>,
+    /// Another channel's name.
+    #[serde(default)]
+    pub to_channel: Option<String>,
+}
+
+/// `GET /api/v1/sessions/{id}/link` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkView {
+    /// The link the end user opens.
+    pub link: String,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserView {
+    /// E-mail.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// Permissions of the role.
+    pub permissions: Vec<String>,
+}
+
+/// `POST /api/v1/users` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewUserRequest {
+    /// E-mail.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Role name.
+    pub role: String,
+    /// Initial password (at least 8 characters).
+    pub password: String,
+}
+
+/// A role and its permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoleView {
+    /// Name.
+    pub name: String,
+    /// Permission names.
+    pub permissions: Vec<String>,
+}
+
+/// `GET /api/v1/licence` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LicenceView {
+    /// `evaluation` or `licensed`.
+    pub mode: String,
+    /// Licensee (licensed mode).
+    pub licensee: Option<String>,
+    /// Enabled features.
+    pub features: Vec<String>,
+    /// Seats licensed.
+    pub seats: u32,
+    /// Seats in use (users whose role carries attended access).
+    pub seats_used: u32,
+    /// End of validity, seconds since the epoch.
+    pub expires_at: i64,
+    /// Why support sessions are refused now, if they are.
+    pub problem: Option<String>,
+}
+
+/// One change of a session, as the live event stream sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionEvent {
+    /// Session id.
+    pub id: String,
+    /// What happened (`created`, `agent_registered`, `closed`, ...).
+    pub action: String,
+    /// Status after the change.
+    pub status: SessionStatus,
 }

@@ -142,6 +142,8 @@ pub enum EndReason {
     AgentDisconnected,
     /// The gateway is shutting down.
     GatewayShutdown,
+    /// The session was given to another technician or released to the queue.
+    Reassigned,
 }
 
 impl fmt::Display for EndReason {
@@ -153,6 +155,7 @@ impl fmt::Display for EndReason {
             EndReason::Expired => "the session expired",
             EndReason::AgentDisconnected => "the end user's app disconnected",
             EndReason::GatewayShutdown => "the gateway is shutting down",
+            EndReason::Reassigned => "the session was given to another technician",
         })
     }
 }

@@ -1,35 +1,93 @@
-//! The HTTPS JSON API under `/api/v1`.
+//! The HTTPS JSON API under `/api/v1`, its OpenAPI document, the live event stream,
+//! `/healthz` and `/metrics`.
 //!
-//! Every route except `/healthz`, `/api/v1/info` and `/api/v1/login` requires a bearer
-//! token; the default is deny. Refusals answer with a status and an [`ErrorBody`] that says
-//! why.
+//! Every route requires a bearer token except those listed in [`PUBLIC_ROUTES`]; the
+//! default is deny. Refusals answer with a status and an [`ErrorBody`] that says why.
+//! The OpenAPI document is generated from the same handler annotations that build the
+//! router, so the two cannot drift apart.
+
+mod admin;
+mod events;
+mod metrics;
+mod sessions;
 
 use crate::service::{Desk, DeskError};
 use crate::store::User;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
-use sos_transport::api::{
-    AuditEvent, ErrorBody, GatewayInfo, LoginRequest, LoginResponse, NewSessionRequest, PinView,
-    RemoteRequest, SessionView,
-};
+use sos_transport::api::ErrorBody;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The API router.
+/// Routes that need no token.
+pub const PUBLIC_ROUTES: &[&str] = &[
+    "/healthz",
+    "/metrics",
+    "/api/v1/info",
+    "/api/v1/login",
+    "/api/v1/openapi.json",
+];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "sosdesk gateway API", description = "The Service Desk: sessions, channels, users, licence."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API router and its OpenAPI document.
 pub fn router(desk: Arc<Desk>) -> Router {
-    Router::new()
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sessions::info))
+        .routes(routes!(sessions::login))
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::show, sessions::delete))
+        .routes(routes!(sessions::request_remote))
+        .routes(routes!(sessions::start_remote))
+        .routes(routes!(sessions::assign))
+        .routes(routes!(sessions::transfer))
+        .routes(routes!(sessions::invite))
+        .routes(routes!(sessions::release))
+        .routes(routes!(sessions::close))
+        .routes(routes!(sessions::pin))
+        .routes(routes!(sessions::link))
+        .routes(routes!(sessions::log))
+        .routes(routes!(admin::me))
+        .routes(routes!(admin::channels, admin::add_channel))
+        .routes(routes!(admin::update_channel))
+        .routes(routes!(admin::users, admin::add_user))
+        .routes(routes!(admin::roles, admin::set_role))
+        .routes(routes!(admin::licence))
+        .routes(routes!(events::events))
+        .split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/info", get(info))
-        .route("/api/v1/login", post(login))
-        .route("/api/v1/sessions", get(list).post(create))
-        .route("/api/v1/sessions/{id}", get(show))
-        .route("/api/v1/sessions/{id}/request", post(request_remote))
-        .route("/api/v1/sessions/{id}/close", post(close))
-        .route("/api/v1/sessions/{id}/pin", get(pin))
-        .route("/api/v1/sessions/{id}/log", get(log))
+        .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError(DeskError::NotFound("no such page".into())) })
         .with_state(desk)
 }
@@ -48,7 +106,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
             DeskError::Unauthorized => StatusCode::UNAUTHORIZED,
-            DeskError::Forbidden(_) => StatusCode::FORBIDDEN,
+            DeskError::Forbidden(_) | DeskError::Licence(_) => StatusCode::FORBIDDEN,
             DeskError::NotFound(_) => StatusCode::NOT_FOUND,
             DeskError::Conflict(_) => StatusCode::CONFLICT,
             DeskError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -84,91 +142,17 @@ impl FromRequestParts<Arc<Desk>> for Auth {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
-async fn info(State(desk): State<Arc<Desk>>) -> Json<GatewayInfo> {
-    Json(GatewayInfo {
-        quic_port: desk.quic_port,
-        organisation: desk.organisation.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
+/// Counts refusals for `/metrics` and passes the result on.
+fn counted<T>(desk: &Desk, result: Result<T, DeskError>) -> Result<T, ApiError> {
+    result.map_err(|e| {
+        if matches!(
+            e,
+            DeskError::Forbidden(_) | DeskError::Conflict(_) | DeskError::Licence(_)
+        ) {
+            desk.counters
+                .refused_actions
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        ApiError(e)
     })
-}
-
-async fn login(
-    State(desk): State<Arc<Desk>>,
-    Json(body): Json<LoginRequest>,
-) -> ApiResult<LoginResponse> {
-    // argon2 is deliberately slow: keep it off the async workers.
-    let (user, token) =
-        tokio::task::spawn_blocking(move || desk.login(&body.email, &body.password))
-            .await
-            .map_err(|e| DeskError::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                DeskError::Unauthorized => {
-                    DeskError::Forbidden("e-mail or password not accepted".into())
-                }
-                other => other,
-            })?;
-    Ok(Json(LoginResponse {
-        token,
-        name: user.name,
-        email: user.email,
-    }))
-}
-
-async fn list(State(desk): State<Arc<Desk>>, Auth(user): Auth) -> ApiResult<Vec<SessionView>> {
-    Ok(Json(desk.list(&user)?))
-}
-
-async fn create(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    body: Option<Json<NewSessionRequest>>,
-) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let channel = body.and_then(|Json(b)| b.channel);
-    let view = desk.new_session(&user, channel.as_deref())?;
-    Ok((StatusCode::CREATED, Json(view)))
-}
-
-async fn show(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<SessionView> {
-    Ok(Json(desk.show(&user, &id)?))
-}
-
-async fn request_remote(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    Path(id): Path<String>,
-    body: Option<Json<RemoteRequest>>,
-) -> ApiResult<SessionView> {
-    let control = body.map(|Json(b)| b.control).unwrap_or(true);
-    Ok(Json(desk.request_remote(&user, &id, control)?))
-}
-
-async fn close(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<SessionView> {
-    Ok(Json(desk.close(&user, &id)?))
-}
-
-async fn pin(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<PinView> {
-    Ok(Json(PinView {
-        pin: desk.pin(&user, &id)?,
-    }))
-}
-
-async fn log(
-    State(desk): State<Arc<Desk>>,
-    Auth(user): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Vec<AuditEvent>> {
-    desk.session_for(&user, &id)?;
-    Ok(Json(desk.store.audit_log(&id).map_err(DeskError::from)?))
 }

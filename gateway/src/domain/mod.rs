@@ -4,6 +4,8 @@
 //! clock reads. The shells (`store`, `api`, `relay`) load a value, apply an action and
 //! persist what it returns.
 
+pub mod access;
+pub mod licence;
 pub mod secrets;
 pub mod session;
 

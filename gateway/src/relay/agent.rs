@@ -21,6 +21,14 @@ pub(super) async fn serve(
     mut recv: quinn::RecvStream,
     hello: AgentHello,
 ) -> anyhow::Result<()> {
+    if let Err(e) = desk.check_licence() {
+        tracing::warn!("end-user app refused: {e}");
+        write_message(&mut send, &ToAgent::Refused(Refusal::Licence)).await?;
+        let _ = send.finish();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        connection.close(close_code::REFUSED.into(), b"licence");
+        return Ok(());
+    }
     let registering = desk.agent_registering(hello.pin.expose())?;
     let Some(row) = registering.filter(|r| !desk.live.agent_online(&r.session.id)) else {
         // Same answer for unknown, used, closed and expired PINs.

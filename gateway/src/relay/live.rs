@@ -276,6 +276,29 @@ impl Live {
         }
     }
 
+    /// Ends the viewers of a session (reassigned or released) and withdraws the grant;
+    /// the app stays connected and stops streaming.
+    pub fn end_viewers(&self, id: &str, reason: EndReason) {
+        let mut map = self.lock();
+        let Some(session) = map.get_mut(id) else {
+            return;
+        };
+        session.grant = None;
+        let had_watchers = session.viewers.values().any(|v| v.watch);
+        for (_, v) in session.viewers.drain() {
+            v.slot.close();
+            let _ = v.tx.try_send(ToViewer::End(reason));
+        }
+        if had_watchers {
+            let _ = session.agent.tx.try_send(ToAgent::StopStream);
+        }
+    }
+
+    /// Number of connected apps.
+    pub fn agents(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Ends every live session (gateway shutdown).
     pub fn end_all(&self, reason: EndReason) {
         let ids: Vec<String> = self.lock().keys().cloned().collect();

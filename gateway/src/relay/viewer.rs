@@ -1,6 +1,7 @@
 //! One technician connection: authentication, the video it watches and the input it sends.
 
 use super::pump;
+use crate::domain::ActionError;
 use crate::service::{Desk, DeskError};
 use sos_transport::framing::{read_message, write_frame, write_message};
 use sos_transport::wire::{
@@ -33,12 +34,18 @@ pub(super) async fn serve(
         Err(_) => return refuse(&connection, &mut send, Refusal::Unauthorized).await,
     };
     let id = hello.session_id;
-    match desk.session_for(&user, &id) {
-        Ok(row) if !row.session.status.is_final() => {}
-        Ok(_) | Err(DeskError::NotFound(_)) => {
-            return refuse(&connection, &mut send, Refusal::SessionNotFound).await;
-        }
-        Err(_) => return refuse(&connection, &mut send, Refusal::Forbidden).await,
+    if let Err(e) = desk.start_remote(&user, &id) {
+        let refusal = match e {
+            DeskError::NotFound(_) | DeskError::Conflict(ActionError::Final(_)) => {
+                Refusal::SessionNotFound
+            }
+            DeskError::Conflict(ActionError::AgentOffline) => Refusal::AgentOffline,
+            DeskError::Conflict(_) => Refusal::ConsentNotGranted,
+            DeskError::Licence(_) => Refusal::Licence,
+            DeskError::Unauthorized => Refusal::Unauthorized,
+            _ => Refusal::Forbidden,
+        };
+        return refuse(&connection, &mut send, refusal).await;
     }
     let watch = hello.purpose == ViewerPurpose::Watch;
     let (tx, rx) = mpsc::channel(256);
@@ -55,6 +62,7 @@ pub(super) async fn serve(
     if watch {
         let connection = connection.clone();
         let slot = slot.clone();
+        let desk = desk.clone();
         tokio::spawn(async move {
             while let Some(frame) = slot.next().await {
                 let Ok(mut stream) = connection.open_uni().await else {
@@ -66,6 +74,10 @@ pub(super) async fn serve(
                 {
                     return;
                 }
+                desk.counters.relayed_bytes.fetch_add(
+                    frame.payload.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
             }
         });
     }

@@ -4,7 +4,7 @@ use super::StoreError;
 use rusqlite::Connection;
 
 const MIGRATIONS: &[&str] = &[
-    // 1: users, tokens, channels, sessions, audit.
+    // 1: users, roles, tokens, channels, sessions, audit, meta.
     "CREATE TABLE users (
         id INTEGER PRIMARY KEY,
         email TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -12,6 +12,10 @@ const MIGRATIONS: &[&str] = &[
         role TEXT NOT NULL,
         password_hash TEXT NOT NULL,
         created_at INTEGER NOT NULL
+    );
+    CREATE TABLE roles (
+        name TEXT PRIMARY KEY,
+        permissions TEXT NOT NULL
     );
     CREATE TABLE api_tokens (
         token_hash TEXT PRIMARY KEY,
@@ -23,9 +27,15 @@ const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE COLLATE NOCASE,
         expiry_secs INTEGER NOT NULL,
+        private_owner INTEGER UNIQUE REFERENCES users(id),
         created_at INTEGER NOT NULL
     );
     INSERT INTO channels (name, expiry_secs, created_at) VALUES ('Default', 86400, 0);
+    CREATE TABLE channel_members (
+        channel_id INTEGER NOT NULL REFERENCES channels(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        PRIMARY KEY (channel_id, user_id)
+    );
     CREATE TABLE sessions (
         id TEXT PRIMARY KEY,
         channel_id INTEGER NOT NULL REFERENCES channels(id),
@@ -34,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
         pin_sealed BLOB NOT NULL,
         link_token TEXT NOT NULL UNIQUE,
         assignee_id INTEGER REFERENCES users(id),
+        invited TEXT NOT NULL DEFAULT '[]',
         created_by INTEGER NOT NULL REFERENCES users(id),
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
@@ -41,6 +52,8 @@ const MIGRATIONS: &[&str] = &[
         machine_name TEXT,
         remote TEXT NOT NULL,
         request_seq INTEGER NOT NULL DEFAULT 0,
+        closed INTEGER NOT NULL DEFAULT 0,
+        expired INTEGER NOT NULL DEFAULT 0,
         deleted INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX sessions_pin ON sessions (pin_hash);
@@ -52,7 +65,11 @@ const MIGRATIONS: &[&str] = &[
         action TEXT NOT NULL,
         detail TEXT NOT NULL
     );
-    CREATE INDEX audit_session ON audit (session_id, id);",
+    CREATE INDEX audit_session ON audit (session_id, id);
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// Brings the schema to the newest version.

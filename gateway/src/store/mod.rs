@@ -6,12 +6,14 @@
 //! versioned migrations (`PRAGMA user_version`). Every write is committed before the call
 //! returns, so `kill -9` loses nothing that was acknowledged.
 
+mod channels;
 mod migrations;
 mod sessions;
 mod users;
 
+pub use channels::Channel;
 pub use sessions::{NewSessionRow, SessionRow};
-pub use users::{Role, User};
+pub use users::User;
 
 use rusqlite::Connection;
 use std::path::Path;

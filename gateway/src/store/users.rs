@@ -1,50 +1,13 @@
 //! Users, roles, passwords (argon2) and API tokens (stored hashed).
 
 use super::{Store, StoreError};
+use crate::domain::access::{Permission, builtin_role};
 use crate::domain::secrets::{new_token, token_hash};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rusqlite::OptionalExtension;
-
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Owns the gateway; every permission.
-    Owner,
-    /// Every permission.
-    Admin,
-    /// Uses support sessions.
-    Technician,
-}
-
-impl Role {
-    /// Name used on the command line and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Technician => "technician",
-        }
-    }
-    /// Parses a role name.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "technician" => Some(Role::Technician),
-            _ => None,
-        }
-    }
-    /// Whether the role may use attended (SOS) support sessions.
-    pub fn attended_access(self) -> bool {
-        true
-    }
-    /// Whether the role sees and acts on every session.
-    pub fn sees_everything(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
-    }
-}
+use std::collections::BTreeSet;
 
 /// A user of the Service Desk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +18,8 @@ pub struct User {
     pub email: String,
     /// Display name.
     pub name: String,
-    /// Role.
-    pub role: Role,
+    /// Role name (built-in `owner`, `admin`, `technician`, or a custom role).
+    pub role: String,
 }
 
 fn hash_password(password: &str) -> Result<String, StoreError> {
@@ -68,13 +31,12 @@ fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
-    let role: String = r.get(3)?;
     Ok((
         User {
             id: r.get(0)?,
             email: r.get(1)?,
             name: r.get(2)?,
-            role: Role::parse(&role).unwrap_or(Role::Technician),
+            role: r.get(3)?,
         },
         r.get(4)?,
     ))
@@ -86,7 +48,7 @@ impl Store {
         &self,
         email: &str,
         name: &str,
-        role: Role,
+        role: &str,
         password: &str,
         now: i64,
     ) -> Result<User, StoreError> {
@@ -94,7 +56,7 @@ impl Store {
         let conn = self.conn();
         let result = conn.execute(
             "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            (email, name, role.as_str(), hash, now),
+            (email, name, role, hash, now),
         );
         match result {
             Err(rusqlite::Error::SqliteFailure(e, _))
@@ -107,7 +69,7 @@ impl Store {
                 id: conn.last_insert_rowid(),
                 email: email.to_string(),
                 name: name.to_string(),
-                role,
+                role: role.to_string(),
             }),
         }
     }
@@ -160,6 +122,86 @@ impl Store {
             .map(|(u, _)| u))
     }
 
+    /// Every user, by e-mail.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, email, name, role, password_hash FROM users ORDER BY email")?;
+        let rows = stmt.query_map([], row_to_user)?;
+        Ok(rows.map(|r| r.map(|(u, _)| u)).collect::<Result<_, _>>()?)
+    }
+
+    /// The permissions of a role; an unknown role has none (default deny).
+    pub fn permissions_of(&self, role: &str) -> Result<BTreeSet<Permission>, StoreError> {
+        if let Some(builtin) = builtin_role(role) {
+            return Ok(builtin);
+        }
+        let stored: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT permissions FROM roles WHERE name = ?1",
+                [role],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(stored
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(Permission::parse)
+            .collect())
+    }
+
+    /// Whether a role exists (built-in or custom).
+    pub fn role_exists(&self, role: &str) -> Result<bool, StoreError> {
+        if builtin_role(role).is_some() {
+            return Ok(true);
+        }
+        let found: Option<String> = self
+            .conn()
+            .query_row("SELECT name FROM roles WHERE name = ?1", [role], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Creates or replaces a custom role.
+    pub fn set_role(
+        &self,
+        name: &str,
+        permissions: &BTreeSet<Permission>,
+    ) -> Result<(), StoreError> {
+        let list: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        self.conn().execute(
+            "INSERT INTO roles (name, permissions) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET permissions = excluded.permissions",
+            (name, list.join(",")),
+        )?;
+        Ok(())
+    }
+
+    /// Custom roles and their permissions.
+    pub fn custom_roles(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT name, permissions FROM roles ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Number of users whose role carries attended access (licence seats in use).
+    pub fn seats_used(&self) -> Result<u32, StoreError> {
+        let mut n = 0;
+        for user in self.users()? {
+            if self
+                .permissions_of(&user.role)?
+                .contains(&Permission::AttendedAccess)
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Issues a new API token for a user; only its hash is kept.
     pub fn issue_token(&self, user_id: i64, now: i64) -> Result<String, StoreError> {
         let token = new_token::<32>().map_err(|e| StoreError::Hash(e.to_string()))?;
@@ -193,10 +235,10 @@ mod tests {
     fn login_and_tokens() {
         let store = Store::in_memory().unwrap();
         let user = store
-            .add_user("a@example.com", "Ann", Role::Technician, "pw-123456", 0)
+            .add_user("a@example.com", "Ann", "technician", "pw-123456", 0)
             .unwrap();
         assert!(matches!(
-            store.add_user("A@example.com", "Ann", Role::Technician, "x", 0),
+            store.add_user("A@example.com", "Ann", "technician", "x", 0),
             Err(StoreError::Duplicate(_))
         ));
         assert_eq!(
