@@ -335,7 +335,10 @@ impl Desk {
             channel: if s.channel.private_owner.is_some() {
                 "Private".into()
             } else {
-                row.channel_name.clone()
+                // The row may predate a transfer: name the channel the session is in now.
+                self.store
+                    .channel_by_id(s.channel.id)?
+                    .map_or_else(|| row.channel_name.clone(), |c| c.name)
             },
             assignee: s.assignee.map(|id| self.email_of(id)).transpose()?,
             invited: s
