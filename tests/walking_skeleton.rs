@@ -3,6 +3,8 @@
 //! `sos-desk`, the end-user app `sos` answering the permission prompt on its terminal, a
 //! headless viewer decoding real H.264, and input injected into the X server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step fails the test
+
 mod support;
 
 use serde_json::Value;

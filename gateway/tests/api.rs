@@ -1,6 +1,8 @@
 //! The Service Desk through its HTTPS API, in process, with a clock the test moves:
 //! every action, the refusals with their reasons, licences and expiry.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step fails the test
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
