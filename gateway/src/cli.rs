@@ -58,6 +58,37 @@ enum Command {
         #[command(subcommand)]
         command: LicenceCommand,
     },
+    /// Branded apps: sign a branding.toml, print the key pins it needs.
+    Branding {
+        #[command(subcommand)]
+        command: BrandingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BrandingCommand {
+    /// Sign a branding.toml with this gateway's branding key (made on first use) and use
+    /// its names, colours and logo on the link pages. Writes <FILE>.sig for the build.
+    Sign {
+        /// Data folder of the gateway.
+        #[arg(long, env = "SOS_GATEWAY_DATA")]
+        data: Option<PathBuf>,
+        /// The branding.toml.
+        file: PathBuf,
+    },
+    /// Print the SHA-256 of this gateway's public key: `key_pins.primary` of branding.toml.
+    Pin {
+        /// Data folder of the gateway.
+        #[arg(long, env = "SOS_GATEWAY_DATA")]
+        data: Option<PathBuf>,
+    },
+    /// Make a spare TLS identity for a later key rotation and print its key pin:
+    /// `key_pins.backup` of branding.toml. Keep the folder offline.
+    SpareIdentity {
+        /// Folder for the spare gateway-cert.pem and gateway-key.pem.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,7 +255,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Licence { command } => licence_command(command, &file),
+        Command::Branding { command } => branding_command(command, &file),
     }
+}
+
+fn branding_command(command: BrandingCommand, file: &FileConfig) -> anyhow::Result<()> {
+    use crate::web::branding;
+    match command {
+        BrandingCommand::Sign { data, file: toml } => {
+            let data = data_dir(data, file);
+            let signed = branding::sign(&data, &toml)?;
+            if signed.key_created {
+                println!(
+                    "made the branding key {}",
+                    data.join(branding::KEY_FILE).display()
+                );
+            }
+            println!("signed: {}", signed.signature_path.display());
+            println!("branding-public-key: {}", signed.public_key);
+            println!(
+                "build it with: cargo xtask brand --config {} --out <folder>",
+                toml.display()
+            );
+            if let Some(pin) = signed.gateway_pin {
+                let pins = &signed.branding.gateway.key_pins;
+                if !pins.iter().any(|p| p.0 == *pin.as_bytes()) {
+                    eprintln!(
+                        "warning: neither key pin is this gateway's key ({pin}): apps built \
+                         from this branding will refuse to connect to this gateway"
+                    );
+                }
+            }
+        }
+        BrandingCommand::Pin { data } => {
+            println!("key-sha256: {}", branding::key_pin(&data_dir(data, file))?);
+        }
+        BrandingCommand::SpareIdentity { out } => {
+            let pin = branding::spare_identity(&out)?;
+            println!("spare identity in {} — keep it offline", out.display());
+            println!("key-sha256: {pin}");
+        }
+    }
+    Ok(())
 }
 
 fn parse_default(text: &str) -> SocketAddr {

@@ -14,3 +14,4 @@ pub mod relay;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod web;

@@ -34,6 +34,10 @@ pub const PUBLIC_ROUTES: &[&str] = &[
     "/api/v1/info",
     "/api/v1/login",
     "/api/v1/openapi.json",
+    // The end user's link page, its downloads and the PIN lookup: see `crate::web`.
+    "/s/{token}",
+    "/s/{token}/pin.json",
+    "/s/{token}/download/{os}",
 ];
 
 #[derive(OpenApi)]
@@ -88,6 +92,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         )
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
+        .merge(crate::web::router())
         .fallback(|| async { ApiError(DeskError::NotFound("no such page".into())) })
         .with_state(desk)
 }

@@ -14,6 +14,24 @@ use sos_transport::wire::{
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// Every refusal is answered this long after the hello arrived, whatever the reason, so
+/// timing tells a guesser nothing.
+const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
+async fn refuse(
+    connection: &quinn::Connection,
+    send: &mut quinn::SendStream,
+    refusal: Refusal,
+    started: tokio::time::Instant,
+) -> anyhow::Result<()> {
+    tokio::time::sleep_until(started + REFUSAL_DELAY).await;
+    write_message(send, &ToAgent::Refused(refusal)).await?;
+    let _ = send.finish();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    connection.close(close_code::REFUSED.into(), b"refused");
+    Ok(())
+}
+
 pub(super) async fn serve(
     desk: Arc<Desk>,
     connection: quinn::Connection,
@@ -21,22 +39,35 @@ pub(super) async fn serve(
     mut recv: quinn::RecvStream,
     hello: AgentHello,
 ) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
     if let Err(e) = desk.check_licence() {
         tracing::warn!("end-user app refused: {e}");
-        write_message(&mut send, &ToAgent::Refused(Refusal::Licence)).await?;
-        let _ = send.finish();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        connection.close(close_code::REFUSED.into(), b"licence");
-        return Ok(());
+        return refuse(&connection, &mut send, Refusal::Licence, started).await;
+    }
+    let ip = connection.remote_address().ip();
+    let now = desk.clock.now();
+    let blocked = desk
+        .pin_limiter
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .check(ip, now);
+    if blocked.is_err() {
+        return refuse(&connection, &mut send, Refusal::RateLimited, started).await;
     }
     let registering = desk.agent_registering(hello.pin.expose())?;
     let Some(row) = registering.filter(|r| !desk.live.agent_online(&r.session.id)) else {
-        // Same answer for unknown, used, closed and expired PINs.
-        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
-        let _ = send.finish();
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        connection.close(close_code::REFUSED.into(), b"pin not accepted");
-        return Ok(());
+        let switched = desk
+            .pin_limiter
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failure(ip, now);
+        if switched {
+            tracing::warn!(
+                "many wrong PINs from many addresses: PIN registration is off for 10 minutes, links still work"
+            );
+        }
+        // Same answer, same timing for unknown, used, closed and expired PINs.
+        return refuse(&connection, &mut send, Refusal::PinNotAccepted, started).await;
     };
     let id = row.session.id.clone();
     let display = hello

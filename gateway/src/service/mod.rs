@@ -149,6 +149,8 @@ pub struct Desk {
     pub events: broadcast::Sender<SessionEvent>,
     /// Metrics counters.
     pub counters: Counters,
+    /// PIN guessing limits.
+    pub pin_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -216,6 +218,9 @@ impl Desk {
             licence_keys,
             events: broadcast::channel(1024).0,
             counters: Counters::default(),
+            pin_limiter: std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(
+                crate::domain::ratelimit::Limits::default(),
+            )),
         })
     }
 

@@ -78,6 +78,13 @@ impl Store {
         })
     }
 
+    /// The folder holding the database file (the gateway's data folder); `None` in memory.
+    pub fn folder(&self) -> Option<std::path::PathBuf> {
+        let conn = self.conn();
+        let file = Path::new(conn.path().filter(|p| !p.is_empty())?);
+        file.parent().map(Path::to_path_buf)
+    }
+
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (each write is
         // its own transaction), so a poisoned lock is still safe to use.
