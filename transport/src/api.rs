@@ -166,8 +166,11 @@ pub struct ErrorBody {
 pub struct AuditEvent {
     /// Seconds since the Unix epoch.
     pub at: i64,
-    /// Who acted (e-mail, `agent` or `gateway`).
+    /// Who acted (e-mail, `end user` or `gateway`).
     pub actor: String,
+    /// From where: `https` or `quic` and the network part of the address, or `gateway`.
+    #[serde(default)]
+    pub origin: String,
     /// What happened.
     pub action: String,
     /// Details.

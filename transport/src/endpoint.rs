@@ -68,6 +68,39 @@ pub fn server(
     quinn::Endpoint::server(config, addr).map_err(|source| EndpointError::Bind { addr, source })
 }
 
+/// Opens the gateway's QUIC endpoint with a stateless-reset key that survives restarts.
+///
+/// After a crash or restart the new process answers packets of connections it no longer
+/// knows with a valid stateless reset, so clients learn at once that they must reconnect
+/// instead of waiting for the idle timeout.
+pub fn server_with_reset_key(
+    addr: SocketAddr,
+    identity: &ServerIdentity,
+    reset_key: &[u8; 32],
+) -> Result<quinn::Endpoint, EndpointError> {
+    let crypto = identity.server_config(&[ALPN])?;
+    let crypto = QuicServerConfig::try_from(Arc::new(crypto))
+        .map_err(|e| EndpointError::Quic(e.to_string()))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(Arc::new(transport()));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset_key);
+    let mut endpoint_config = quinn::EndpointConfig::new(Arc::new(key));
+    // Connection ids carry a check keyed like the resets, so a restarted gateway still
+    // recognises the ids it issued before and answers them with a reset.
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&reset_key[24..]);
+    let cid_key = u64::from_le_bytes(cid_key);
+    endpoint_config.cid_generator(move || {
+        Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
+    });
+    let socket =
+        std::net::UdpSocket::bind(addr).map_err(|source| EndpointError::Bind { addr, source })?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| EndpointError::Quic("no async runtime for QUIC".into()))?;
+    quinn::Endpoint::new(endpoint_config, Some(config), socket, runtime)
+        .map_err(|source| EndpointError::Bind { addr, source })
+}
+
 /// A client endpoint on an ephemeral port of the right address family, configured to
 /// trust the gateway as `trust` says.
 pub fn client(remote: SocketAddr, trust: &Trust) -> Result<quinn::Endpoint, EndpointError> {

@@ -201,6 +201,14 @@ mod tests {
                     height: 1080,
                     primary: true,
                 }],
+                monitors: vec![MonitorInfo {
+                    index: 1,
+                    x: 1920,
+                    y: -20,
+                    width: 1280,
+                    height: 1024,
+                    primary: false,
+                }],
             }),
             Hello::Viewer(ViewerHello {
                 token: Secret::new("t".repeat(40)),
@@ -232,6 +240,25 @@ mod tests {
                 control: true,
             },
             ToAgent::End(EndReason::ClosedByTechnician),
+            ToAgent::Input {
+                viewer: 1,
+                seq: 10,
+                event: InputEvent::KeyStroke {
+                    code: "KeyC".into(),
+                    text: "c".into(),
+                    press: Press::Down,
+                },
+            },
+            ToAgent::Input {
+                viewer: 1,
+                seq: 11,
+                event: InputEvent::MouseMoveOn {
+                    monitor: 1,
+                    x: 5,
+                    y: 6,
+                },
+            },
+            ToAgent::ViewerLeft { viewer: 1 },
         ];
         for event in events {
             let bytes = encode(&event).unwrap();

@@ -4,7 +4,7 @@
 //! Contract:
 //! - Every decoder of network bytes is bounded ([`MAX_CONTROL_MESSAGE`], [`MAX_FRAME_BYTES`])
 //!   and never panics on bad input: it returns [`WireError`].
-//! - Trust fails closed: a client either checks a pinned certificate fingerprint or the
+//! - Trust fails closed: a client either checks a pinned certificate (or key) fingerprint or the
 //!   system roots, and never connects unverified or in plaintext.
 //! - Transport carries video frames as opaque bytes; it knows nothing about the codec.
 //! - Secrets (PINs, tokens) are wrapped in redacting types and never printed in clear.
@@ -20,7 +20,7 @@ pub mod wire;
 
 pub use framing::WireError;
 pub use redact::{Pin, PinError, Secret};
-pub use tls::{CertFingerprint, Trust};
+pub use tls::{CertFingerprint, KeyFingerprint, Trust};
 
 /// ALPN protocol id spoken on the gateway's QUIC port.
 pub const ALPN: &[u8] = b"sos/1";

@@ -1,8 +1,11 @@
 //! TLS identity of the gateway and the trust rules of its clients.
 //!
 //! The gateway keeps one self-signed identity (generated on first start) for HTTPS and
-//! QUIC. Clients trust it either by a pinned SHA-256 fingerprint of its certificate or
-//! through the system roots; there is no third, unverified mode.
+//! QUIC. Clients trust it by a pinned SHA-256 of its certificate ([`CertFingerprint`], the
+//! `--cert-sha256` of the command lines), by a pinned SHA-256 of its public key
+//! ([`KeyFingerprint`], what branded apps bake: it survives a new certificate for the same
+//! key), or through the system roots; there is no unverified mode. A pinned client accepts
+//! nothing else, whatever the system roots say.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -94,11 +97,60 @@ impl fmt::Debug for CertFingerprint {
     }
 }
 
+/// SHA-256 of the DER SubjectPublicKeyInfo in the gateway's certificate (an "SPKI pin").
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyFingerprint([u8; 32]);
+
+impl KeyFingerprint {
+    /// Fingerprint of a DER SubjectPublicKeyInfo.
+    pub fn of_spki(spki_der: &[u8]) -> Self {
+        Self(Sha256::digest(spki_der).into())
+    }
+    /// Fingerprint of the public key in a DER certificate.
+    pub fn of_certificate(cert_der: &CertificateDer<'_>) -> Result<Self, rustls::Error> {
+        let parsed = rustls::server::ParsedCertificate::try_from(cert_der)?;
+        Ok(Self::of_spki(parsed.subject_public_key_info().as_ref()))
+    }
+    /// A fingerprint from its raw digest.
+    pub fn from_bytes(digest: [u8; 32]) -> Self {
+        Self(digest)
+    }
+    /// The raw digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+    fn matches(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl FromStr for KeyFingerprint {
+    type Err = FingerprintParseError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        CertFingerprint::from_str(text).map(|digest| Self(digest.0))
+    }
+}
+
+impl fmt::Display for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyFingerprint({self})")
+    }
+}
+
 /// How a client decides to trust the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trust {
     /// Only a certificate with one of these fingerprints (primary, backup).
     Pinned(Vec<CertFingerprint>),
+    /// Only a certificate for one of these public keys (primary, backup), whatever the
+    /// certificate around it; the system roots are never consulted.
+    PinnedKeys(Vec<KeyFingerprint>),
     /// Certificates chaining to the operating system's roots, for the expected name.
     SystemRoots,
 }
@@ -160,6 +212,14 @@ impl ServerIdentity {
         CertFingerprint::of(&self.cert)
     }
 
+    /// Fingerprint of the public key, what branded apps pin.
+    pub fn key_fingerprint(&self) -> Result<KeyFingerprint, TlsError> {
+        KeyFingerprint::of_certificate(&self.cert).map_err(|e| TlsError::Damaged {
+            path: "gateway-cert.pem".into(),
+            detail: format!("certificate: {e}"),
+        })
+    }
+
     /// A rustls server configuration for this identity with the given ALPN ids.
     /// TLS 1.3 only; 0-RTT stays disabled.
     pub fn server_config(&self, alpn: &[&[u8]]) -> Result<rustls::ServerConfig, TlsError> {
@@ -195,13 +255,20 @@ pub fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<rustls::ClientConf
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?;
+    let pinned = |pins: Pins| {
+        Arc::new(PinnedVerifier {
+            pins,
+            algorithms: provider.signature_verification_algorithms,
+        })
+    };
     let mut config = match trust {
         Trust::Pinned(pins) => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                pins: pins.clone(),
-                algorithms: provider.signature_verification_algorithms,
-            }))
+            .with_custom_certificate_verifier(pinned(Pins::Certificates(pins.clone())))
+            .with_no_client_auth(),
+        Trust::PinnedKeys(pins) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(pinned(Pins::Keys(pins.clone())))
             .with_no_client_auth(),
         Trust::SystemRoots => {
             let mut roots = rustls::RootCertStore::empty();
@@ -219,11 +286,31 @@ pub fn client_config(trust: &Trust, alpn: &[&[u8]]) -> Result<rustls::ClientConf
     Ok(config)
 }
 
-/// Accepts exactly the pinned certificates, whatever name they carry; the handshake
-/// signature is still checked so the peer must hold the pinned key.
+/// What a [`PinnedVerifier`] compares.
+#[derive(Debug)]
+enum Pins {
+    Certificates(Vec<CertFingerprint>),
+    Keys(Vec<KeyFingerprint>),
+}
+
+impl Pins {
+    fn accept(&self, end_entity: &CertificateDer<'_>) -> bool {
+        match self {
+            Pins::Certificates(pins) => {
+                let presented = CertFingerprint::of(end_entity);
+                pins.iter().any(|pin| pin.matches(&presented))
+            }
+            Pins::Keys(pins) => KeyFingerprint::of_certificate(end_entity)
+                .is_ok_and(|presented| pins.iter().any(|pin| pin.matches(&presented))),
+        }
+    }
+}
+
+/// Accepts exactly the pinned certificates (or keys), whatever name they carry; the
+/// handshake signature is still checked so the peer must hold the pinned key.
 #[derive(Debug)]
 struct PinnedVerifier {
-    pins: Vec<CertFingerprint>,
+    pins: Pins,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -236,8 +323,7 @@ impl ServerCertVerifier for PinnedVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let presented = CertFingerprint::of(end_entity);
-        if self.pins.iter().any(|pin| pin.matches(&presented)) {
+        if self.pins.accept(end_entity) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -290,6 +376,44 @@ mod tests {
             .join(":");
         assert_eq!(colons.parse::<CertFingerprint>().unwrap(), fp);
         assert!("abc".parse::<CertFingerprint>().is_err());
+    }
+
+    #[test]
+    fn key_pins_follow_the_key_not_the_certificate() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let first = rcgen::CertificateParams::new(vec!["a.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let second = rcgen::CertificateParams::new(vec!["b.example".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other = rcgen::generate_simple_self_signed(vec!["a.example".into()]).unwrap();
+        let pin = KeyFingerprint::of_certificate(first.der()).unwrap();
+        assert_eq!(
+            pin,
+            KeyFingerprint::of_spki(&rcgen::PublicKeyData::subject_public_key_info(&key)),
+            "SHA-256 of the DER SubjectPublicKeyInfo"
+        );
+        assert_ne!(
+            CertFingerprint::of(first.der()),
+            CertFingerprint::of(second.der())
+        );
+        let pins = Pins::Keys(vec![
+            KeyFingerprint::from_bytes([9; 32]),
+            pin.to_string().parse().unwrap(),
+        ]);
+        assert!(pins.accept(first.der()), "the backup pin matches");
+        assert!(
+            pins.accept(second.der()),
+            "a new certificate for the same key"
+        );
+        assert!(!pins.accept(other.cert.der()), "another key");
+        assert!(
+            !pins.accept(&CertificateDer::from(vec![1, 2, 3])),
+            "garbage"
+        );
     }
 
     #[test]

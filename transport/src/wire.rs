@@ -44,6 +44,9 @@ pub struct AgentHello {
     pub version: String,
     /// Screens the agent can share.
     pub displays: Vec<DisplayInfo>,
+    /// Monitors making up the shared screen, left to right (empty when unknown: the screen
+    /// is then one monitor).
+    pub monitors: Vec<MonitorInfo>,
 }
 
 /// One screen of the end user's machine.
@@ -56,6 +59,23 @@ pub struct DisplayInfo {
     /// Height in pixels.
     pub height: u32,
     /// Whether it is the primary screen.
+    pub primary: bool,
+}
+
+/// One monitor of the shared screen and where it sits in the screen's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonitorInfo {
+    /// Index a technician picks it by (`sos-desk input --display N`): 0 is the leftmost.
+    pub index: u32,
+    /// Column of its left edge in the shared screen.
+    pub x: i32,
+    /// Row of its top edge in the shared screen.
+    pub y: i32,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Whether the end user's system calls it primary.
     pub primary: bool,
 }
 
@@ -214,6 +234,12 @@ pub enum ToAgent {
     },
     /// The session ended on the gateway side.
     End(EndReason),
+    /// A viewer connection left the session: the agent releases every key and button held
+    /// and drops input still queued from that viewer.
+    ViewerLeft {
+        /// Gateway-local id of the viewer connection that left.
+        viewer: u32,
+    },
 }
 
 /// Messages from the agent to the gateway.
@@ -355,6 +381,33 @@ pub enum InputEvent {
         name: String,
         /// Down, up or click.
         press: Press,
+    },
+    /// A key of the technician's keyboard: where it is and what it typed there, so that
+    /// shortcuts are reproduced and text arrives right whatever the two keyboard layouts.
+    KeyStroke {
+        /// The physical key as a W3C UI Events `code`: `KeyC`, `Digit1`, `Enter`,
+        /// `ControlLeft`, `F5`; `Unidentified` when the viewer cannot tell.
+        code: String,
+        /// What the key typed on the technician's layout with Shift, AltGr and Caps Lock
+        /// applied but not Ctrl, Alt or Super (`c` for Ctrl+C, `é` after a dead key);
+        /// empty when it types nothing (Enter, arrows, modifiers, a dead key itself).
+        text: String,
+        /// Down (sent again while held: key repeat), up, or both.
+        press: Press,
+    },
+    /// Move the pointer to a position on one monitor of the shared screen.
+    MouseMoveOn {
+        /// Monitor index, as in [`MonitorInfo::index`].
+        monitor: u32,
+        /// Column from the monitor's left edge.
+        x: i32,
+        /// Row from the monitor's top edge.
+        y: i32,
+    },
+    /// Click a button twice, close enough together to count as a double click.
+    MouseDoubleClick {
+        /// Which button.
+        button: MouseButton,
     },
 }
 
