@@ -7,15 +7,22 @@
 //!   are answered at once without touching it.
 //! - Every injected event gets exactly one [`InjectResult`]; [`Injector::release_all`] lets go
 //!   of every key and button still held, and dropping the injector does the same.
+//! - A key or button held longer than the limit ([`HELD_LIMIT`] by default) is released by
+//!   the thread itself, whatever the network does.
 //! - The platform input device is opened on the thread, on first use.
 
 use crate::consent::ControlGrant;
-use crate::input::{self, Action, HeldInput};
+use crate::input::{self, Action, InputState, Layout, Planned};
 use crate::platform::{InjectError, InputSink, Platform};
 use sos_transport::wire::{InputEvent, InputOutcome};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long a key or button may stay down without news from the technician before it is
+/// released (a lost key-up must never leave a key stuck on the end user's machine).
+pub const HELD_LIMIT: Duration = Duration::from_secs(10);
 
 /// What became of one injected event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +39,7 @@ enum Command {
     Apply {
         viewer: u32,
         seq: u64,
-        action: Action,
+        planned: Planned,
     },
     ReleaseAll,
 }
@@ -41,25 +48,27 @@ enum Command {
 #[derive(Debug)]
 pub struct Injector {
     commands: std_mpsc::Sender<Command>,
-    screen: Option<(u32, u32)>,
+    layout: Layout,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Injector {
-    /// Starts the input thread. Results arrive on `results`; `screen` bounds pointer
-    /// positions (`None`: unknown).
+    /// Starts the input thread. Results arrive on `results`; `layout` bounds pointer
+    /// positions and maps monitor positions; keys and buttons held longer than `held_limit`
+    /// are released.
     pub fn start(
         platform: Arc<dyn Platform>,
-        screen: Option<(u32, u32)>,
+        layout: Layout,
+        held_limit: Duration,
         results: mpsc::UnboundedSender<InjectResult>,
     ) -> std::io::Result<Self> {
         let (commands, receiver) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sos-input".into())
-            .spawn(move || run(&*platform, &receiver, &results))?;
+            .spawn(move || run(&*platform, &receiver, held_limit, &results))?;
         Ok(Self {
             commands,
-            screen,
+            layout,
             thread: Some(thread),
         })
     }
@@ -73,8 +82,8 @@ impl Injector {
         seq: u64,
         event: &InputEvent,
     ) -> Option<InputOutcome> {
-        let action = match input::plan(event, self.screen) {
-            Ok(action) => action,
+        let planned = match input::plan(event, &self.layout) {
+            Ok(planned) => planned,
             Err(reason) => {
                 tracing::debug!(viewer, seq, %reason, "input refused");
                 return Some(InputOutcome::Invalid);
@@ -83,7 +92,7 @@ impl Injector {
         match self.commands.send(Command::Apply {
             viewer,
             seq,
-            action,
+            planned,
         }) {
             Ok(()) => None,
             Err(_) => Some(InputOutcome::Failed),
@@ -113,36 +122,51 @@ impl Drop for Injector {
     }
 }
 
+/// The input thread: the IO shell around [`InputState`]. It reads the clock and wakes up
+/// for the held-key limit; every decision is the state's.
 fn run(
     platform: &dyn Platform,
     commands: &std_mpsc::Receiver<Command>,
+    held_limit: Duration,
     results: &mpsc::UnboundedSender<InjectResult>,
 ) {
     let mut sink: Option<Box<dyn InputSink>> = None;
-    let mut held = HeldInput::default();
+    let mut state = InputState::new(held_limit);
     // The loop ends when the handle is dropped; a ReleaseAll is always queued before that.
-    while let Ok(command) = commands.recv() {
+    loop {
+        let command = match state.poll_timeout() {
+            Some(deadline) => {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                match commands.recv_timeout(wait) {
+                    Ok(command) => Some(command),
+                    Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            None => match commands.recv() {
+                Ok(command) => Some(command),
+                Err(_) => break,
+            },
+        };
         match command {
-            Command::Apply {
+            None => {
+                let releases = state.handle_timeout(Instant::now());
+                if !releases.is_empty() {
+                    tracing::info!(?releases, "released keys held past the limit");
+                }
+                release(sink.as_mut(), &mut state, &releases);
+            }
+            Some(Command::ReleaseAll) => {
+                let releases = state.release_all();
+                release(sink.as_mut(), &mut state, &releases);
+            }
+            Some(Command::Apply {
                 viewer,
                 seq,
-                action,
-            } => {
+                planned,
+            }) => {
                 let outcome = match open(platform, &mut sink) {
-                    Some(sink) => match sink.apply(&action) {
-                        Ok(()) => {
-                            held.record(&action);
-                            InputOutcome::Applied
-                        }
-                        Err(InjectError::Refused(reason)) => {
-                            tracing::debug!(%reason, "input refused by the system");
-                            InputOutcome::Invalid
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, "input injection failed");
-                            InputOutcome::Failed
-                        }
-                    },
+                    Some(sink) => apply_all(&mut **sink, &mut state, planned),
                     None => InputOutcome::Failed,
                 };
                 let _ = results.send(InjectResult {
@@ -151,16 +175,39 @@ fn run(
                     outcome,
                 });
             }
-            Command::ReleaseAll => {
-                let releases = held.release_all();
-                if let Some(sink) = sink.as_mut() {
-                    for action in &releases {
-                        if let Err(error) = sink.apply(action) {
-                            tracing::warn!(%error, ?action, "could not release");
-                        }
-                    }
-                }
+        }
+    }
+    // Whatever is still held when the thread ends is let go.
+    let releases = state.release_all();
+    release(sink.as_mut(), &mut state, &releases);
+}
+
+/// Applies the actions of one event in order; stops at the first failure.
+fn apply_all(sink: &mut dyn InputSink, state: &mut InputState, planned: Planned) -> InputOutcome {
+    for action in state.handle(planned, Instant::now()) {
+        match sink.apply(&action) {
+            Ok(()) => state.applied(&action, Instant::now()),
+            Err(InjectError::Refused(reason)) => {
+                tracing::debug!(%reason, "input refused by the system");
+                return InputOutcome::Invalid;
             }
+            Err(error) => {
+                tracing::warn!(%error, "input injection failed");
+                return InputOutcome::Failed;
+            }
+        }
+    }
+    InputOutcome::Applied
+}
+
+fn release(sink: Option<&mut Box<dyn InputSink>>, state: &mut InputState, releases: &[Action]) {
+    let Some(sink) = sink else {
+        return;
+    };
+    for action in releases {
+        match sink.apply(action) {
+            Ok(()) => state.applied(action, Instant::now()),
+            Err(error) => tracing::warn!(%error, ?action, "could not release"),
         }
     }
 }
@@ -202,8 +249,17 @@ mod tests {
     fn events_are_applied_checked_and_released() {
         let platform = FakePlatform::new(100, 50);
         let (tx, mut rx) = mpsc::unbounded_channel();
+        let layout = Layout {
+            shared: Some(crate::input::Area {
+                x: 0,
+                y: 0,
+                width: 100,
+                height: 50,
+            }),
+            monitors: Vec::new(),
+        };
         let mut injector =
-            Injector::start(Arc::new(platform.clone()), Some((100, 50)), tx).unwrap();
+            Injector::start(Arc::new(platform.clone()), layout, HELD_LIMIT, tx).unwrap();
         let grant = control_grant();
         let control = grant.control().unwrap();
 
@@ -255,5 +311,40 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_key_held_too_long_is_released_by_the_thread() {
+        let platform = FakePlatform::new(100, 50);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let limit = Duration::from_millis(50);
+        let mut injector =
+            Injector::start(Arc::new(platform.clone()), Layout::default(), limit, tx).unwrap();
+        let grant = control_grant();
+        let hold = InputEvent::KeyStroke {
+            code: "ShiftLeft".into(),
+            text: String::new(),
+            press: Press::Down,
+        };
+        assert_eq!(injector.inject(grant.control().unwrap(), 1, 1, &hold), None);
+        assert_eq!(rx.blocking_recv().unwrap().outcome, InputOutcome::Applied);
+        let released = Action::Key {
+            key: Key::Shift,
+            direction: Direction::Release,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !platform.actions().contains(&released) {
+            assert!(Instant::now() < deadline, "Shift was never released");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(injector);
+        while rx.blocking_recv().is_some() {}
+        // Released once: dropping the injector finds nothing left to release.
+        let count = platform
+            .actions()
+            .iter()
+            .filter(|a| **a == released)
+            .count();
+        assert_eq!(count, 1);
     }
 }

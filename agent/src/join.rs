@@ -8,7 +8,7 @@
 use crate::notice::{Console, Notice, sanitize};
 use sos_transport::endpoint::{self, EndpointError};
 use sos_transport::framing::{self, WireError};
-use sos_transport::wire::{AgentHello, DisplayInfo, Hello, Refusal, ToAgent};
+use sos_transport::wire::{AgentHello, DisplayInfo, Hello, MonitorInfo, Refusal, ToAgent};
 use sos_transport::{Pin, Trust};
 use std::time::Duration;
 
@@ -79,6 +79,8 @@ pub struct Registration {
     pub os: String,
     /// Screens that can be shared.
     pub displays: Vec<DisplayInfo>,
+    /// Monitors of the shared screen, left to right.
+    pub monitors: Vec<MonitorInfo>,
 }
 
 /// A registered connection.
@@ -119,6 +121,7 @@ pub async fn join(
         os: registration.os,
         version: env!("CARGO_PKG_VERSION").to_string(),
         displays: registration.displays,
+        monitors: registration.monitors,
     });
     framing::write_message(&mut send, &hello)
         .await

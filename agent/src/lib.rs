@@ -27,6 +27,7 @@ pub mod machine;
 pub mod notice;
 pub mod pipeline;
 pub mod platform;
+pub mod preset;
 pub mod session;
 pub mod shell;
 pub mod stats;
@@ -37,7 +38,7 @@ pub use join::JoinError;
 pub use notice::{Console, Notice, StdoutConsole};
 pub use session::{Finish, SessionConfig};
 pub use shell::{AgentConfig, Report, run};
-pub use sos_transport::{CertFingerprint, Pin, PinError, Trust};
+pub use sos_transport::{CertFingerprint, KeyFingerprint, Pin, PinError, Trust};
 
 #[cfg(test)]
 mod shell_tests;

@@ -73,6 +73,15 @@ pub enum Notice {
     Ended(EndReason),
     /// The connection dropped.
     ConnectionLost,
+    /// Trying to reconnect.
+    Reconnecting,
+    /// Reconnected after a loss.
+    Reconnected,
+    /// Reconnecting failed; the session is over for this app.
+    GaveUp {
+        /// Why the last attempt failed.
+        detail: String,
+    },
 }
 
 impl fmt::Display for Notice {
@@ -128,9 +137,16 @@ impl fmt::Display for Notice {
             ),
             Notice::StoppedByUser => f.write_str("Session ended: you stopped it."),
             Notice::Ended(reason) => write!(f, "Session ended: {reason}."),
-            Notice::ConnectionLost => f.write_str(
-                "Connection to the gateway lost — the session has ended. \
-                 Start the app again to reconnect.",
+            Notice::ConnectionLost => f.write_str("Connection to the gateway lost."),
+            Notice::Reconnecting => f.write_str(
+                "Reconnecting… (type \"stop\" and Enter to give up). \
+                 Your technician will have to ask for access again.",
+            ),
+            Notice::Reconnected => f.write_str("Reconnected to the gateway."),
+            Notice::GaveUp { detail } => write!(
+                f,
+                "Could not reconnect ({detail}). The session has ended; start the app again \
+                 or ask your technician for a new link."
             ),
         }
     }

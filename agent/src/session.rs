@@ -8,8 +8,9 @@
 //!   emitted only while a [`Grant`] is held and the gateway asked for the stream, and the
 //!   [`ViewGrant`] the stream needs is only reachable through [`Session::view_grant`].
 //! - Input is refused (`NoControl`) unless the current grant carries a [`ControlGrant`].
-//! - When control ends (denied upgrade, end, stop, lost connection) it emits
-//!   [`Output::ReleaseInput`] so no key or button stays held.
+//! - When control ends (denied upgrade, a new grant replacing it, end, stop, lost
+//!   connection) or a viewer leaves, it emits [`Output::ReleaseInput`] so no key or button
+//!   stays held; input still queued from a viewer that left is refused.
 //!
 //! States: `WaitingForTechnician -> Prompting -> Granted | Denied`, and `Ended` from any of them.
 //! A second request while a prompt is open is refused (so a yes typed for one technician can
@@ -23,6 +24,9 @@ use sos_transport::wire::{
 };
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// How many departed viewers are remembered (their queued input is refused).
+const DEPARTED_MEMORY: usize = 32;
 
 /// Settings of the state machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +140,8 @@ pub struct Session {
     stream_requested: bool,
     streaming: bool,
     outputs: VecDeque<Output>,
+    /// Viewer connections that left, most recent last (bounded by [`DEPARTED_MEMORY`]).
+    departed: VecDeque<u32>,
 }
 
 impl std::fmt::Debug for Session {
@@ -157,6 +163,7 @@ impl Session {
             stream_requested: false,
             streaming: false,
             outputs: VecDeque::new(),
+            departed: VecDeque::new(),
         };
         session.outputs.push_back(Output::Show(Notice::Waiting));
         session
@@ -188,6 +195,7 @@ impl Session {
                 return Handled::Input { viewer, seq, event };
             }
             ToAgent::End(reason) => self.finish(Finish::Ended(reason)),
+            ToAgent::ViewerLeft { viewer } => self.on_viewer_left(viewer),
             ToAgent::Registered { .. } | ToAgent::Refused(_) => {
                 tracing::warn!("ignoring a registration message in a registered session");
             }
@@ -259,8 +267,11 @@ impl Session {
         self.grant().map(Grant::view)
     }
 
-    /// Whether an input event may be injected now.
-    pub fn input_verdict(&self) -> InputVerdict<'_> {
+    /// Whether an input event from `viewer` may be injected now.
+    pub fn input_verdict(&self, viewer: u32) -> InputVerdict<'_> {
+        if self.departed.contains(&viewer) {
+            return InputVerdict::Refuse(InputOutcome::NoControl);
+        }
         match self.grant().and_then(Grant::control) {
             Some(control) => InputVerdict::Inject(control),
             None => InputVerdict::Refuse(InputOutcome::NoControl),
@@ -296,6 +307,18 @@ impl Session {
                 ..
             } => Some(grant),
             _ => None,
+        }
+    }
+
+    fn on_viewer_left(&mut self, viewer: u32) {
+        if !self.departed.contains(&viewer) {
+            if self.departed.len() == DEPARTED_MEMORY {
+                self.departed.pop_front();
+            }
+            self.departed.push_back(viewer);
+        }
+        if self.grant().and_then(Grant::control).is_some() {
+            self.outputs.push_back(Output::ReleaseInput);
         }
     }
 
@@ -373,6 +396,8 @@ impl Session {
             request_id,
             decision: outcome.decision,
         });
+        // A new grant starts afresh: what the previous one held is let go.
+        let replaced = outcome.grant.is_some();
         let (granted, next) = match (outcome.grant, current) {
             (Some(grant), _) => {
                 let who = (grant.technician().to_string(), grant.control().is_some());
@@ -383,7 +408,7 @@ impl Session {
         };
         self.phase = next;
         let has_control = self.grant().and_then(Grant::control).is_some();
-        if had_control && !has_control {
+        if had_control && (replaced || !has_control) {
             self.outputs.push_back(Output::ReleaseInput);
         }
         granted
@@ -434,3 +459,7 @@ impl Session {
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_input_tests.rs"]
+mod input_tests;

@@ -107,7 +107,10 @@ fn grant_with_control_after_yes() {
     );
     assert_eq!(h.session.state(), State::Granted { control: true });
     assert_eq!(h.session.poll_timeout(), None);
-    assert!(matches!(h.session.input_verdict(), InputVerdict::Inject(_)));
+    assert!(matches!(
+        h.session.input_verdict(4),
+        InputVerdict::Inject(_)
+    ));
     assert!(h.session.view_grant().is_some());
 }
 
@@ -205,12 +208,12 @@ fn a_second_request_while_prompting_is_refused_and_the_first_stays() {
 fn input_is_refused_without_any_grant() {
     let mut h = Harness::new();
     assert_eq!(
-        h.session.input_verdict(),
+        h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl)
     );
     h.request(1, true, 0);
     assert_eq!(
-        h.session.input_verdict(),
+        h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl),
         "not while the question is open"
     );
@@ -236,7 +239,7 @@ fn input_is_refused_without_any_grant() {
     );
     h.line("no");
     assert_eq!(
-        h.session.input_verdict(),
+        h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl)
     );
 }
@@ -247,7 +250,7 @@ fn input_is_refused_with_a_view_only_grant() {
     assert_eq!(h.session.state(), State::Granted { control: false });
     assert!(h.session.view_grant().is_some());
     assert_eq!(
-        h.session.input_verdict(),
+        h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl)
     );
 }
@@ -297,7 +300,10 @@ fn a_new_request_while_granted_keeps_the_grant_until_answered() {
     let mut h = Harness::granted(true);
     h.message(ToAgent::StartStream, 1);
     assert_eq!(h.request(2, false, 2), vec![prompt_notice(false)]);
-    assert!(matches!(h.session.input_verdict(), InputVerdict::Inject(_)));
+    assert!(matches!(
+        h.session.input_verdict(4),
+        InputVerdict::Inject(_)
+    ));
     // Saying yes to a view-only request replaces the control grant: input is released.
     let out = h.line("y");
     assert_eq!(
@@ -381,7 +387,7 @@ fn end_from_the_gateway_and_connection_loss_finish() {
     h.line("y");
     assert_eq!(h.session.state(), State::Ended);
     assert_eq!(
-        h.session.input_verdict(),
+        h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl)
     );
 }
@@ -448,7 +454,7 @@ fn random_sequences_never_stream_or_inject_without_a_yes() {
                 assert!(yes_while_prompting);
                 assert!(h.session.view_grant().is_some());
             }
-            if let InputVerdict::Inject(_) = h.session.input_verdict() {
+            if let InputVerdict::Inject(_) = h.session.input_verdict(4) {
                 assert!(yes_while_prompting);
             }
             if h.session.state() == State::Ended {

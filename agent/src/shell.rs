@@ -8,6 +8,7 @@
 use crate::consent::{Line, parse_line};
 use crate::console::Command;
 use crate::injector::{InjectResult, Injector};
+use crate::input::{Area, Layout};
 use crate::join::{self, JoinError, Joined, Registration};
 use crate::notice::{Console, Notice};
 use crate::pipeline::{PipelineConfig, StreamError};
@@ -16,7 +17,7 @@ use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConf
 use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
-use sos_transport::wire::{FromAgent, ToAgent, close_code};
+use sos_transport::wire::{EndReason, FromAgent, ToAgent, close_code};
 use sos_transport::{Pin, Trust};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -43,6 +44,12 @@ pub struct AgentConfig {
     pub session: SessionConfig,
     /// Capture and encoding settings.
     pub pipeline: PipelineConfig,
+    /// How long to keep trying to reconnect after the connection is lost or the gateway
+    /// restarts (zero: end at once).
+    pub reconnect_for: Duration,
+    /// How long a key or button may stay held before it is released
+    /// ([`crate::injector::HELD_LIMIT`] unless testing).
+    pub held_key_limit: Duration,
 }
 
 /// How a run ended, with the streaming figures.
@@ -63,11 +70,21 @@ pub async fn run(
     commands: mpsc::Receiver<Command>,
 ) -> Result<Report, JoinError> {
     let displays = platform.displays();
-    let screen = displays
-        .iter()
-        .find(|d| d.primary)
-        .or(displays.first())
-        .map(|d| (d.width, d.height));
+    let monitors = platform.monitors();
+    let shared = monitors.shared.and_then(|i| monitors.list.get(i as usize));
+    let layout = Layout {
+        // The captured monitor; without a monitor list, the captured screen at the origin.
+        shared: shared.map(Area::from).or_else(|| {
+            let display = displays.iter().find(|d| d.primary).or(displays.first())?;
+            Some(Area {
+                x: 0,
+                y: 0,
+                width: display.width,
+                height: display.height,
+            })
+        }),
+        monitors: monitors.list,
+    };
     let mut commands = commands;
     let registration = Registration {
         gateway: config.gateway.clone(),
@@ -76,9 +93,10 @@ pub async fn run(
         machine_name: config.machine_name.clone(),
         os: config.os.clone(),
         displays,
+        monitors: layout.monitors.clone(),
     };
-    let joined = tokio::select! {
-        joined = join::join(registration, console) => joined?,
+    let mut joined = tokio::select! {
+        joined = join::join(registration.clone(), console) => joined?,
         () = stop_requested(&mut commands) => {
             console.show(&Notice::StoppedByUser);
             return Ok(Report {
@@ -87,8 +105,67 @@ pub async fn run(
             });
         }
     };
+    let mut total = Stats::default();
+    loop {
+        let (finish, stats) = serve(
+            &config,
+            platform.clone(),
+            layout.clone(),
+            joined,
+            console,
+            &mut commands,
+        )
+        .await;
+        total.merge(&stats);
+        let reconnect = matches!(
+            finish,
+            Finish::ConnectionLost | Finish::Ended(EndReason::GatewayShutdown)
+        );
+        if !reconnect || config.reconnect_for.is_zero() {
+            return Ok(Report {
+                finish,
+                stats: total,
+            });
+        }
+        console.show(&Notice::Reconnecting);
+        match rejoin(&registration, config.reconnect_for, &mut commands).await {
+            Rejoin::Joined(again) => {
+                console.show(&Notice::Reconnected);
+                console.show(&Notice::Waiting);
+                joined = *again;
+            }
+            Rejoin::Stopped => {
+                console.show(&Notice::StoppedByUser);
+                return Ok(Report {
+                    finish: Finish::Stopped,
+                    stats: total,
+                });
+            }
+            Rejoin::GaveUp(error) => {
+                console.show(&Notice::GaveUp {
+                    detail: error.to_string(),
+                });
+                return Ok(Report {
+                    finish: Finish::ConnectionLost,
+                    stats: total,
+                });
+            }
+        }
+    }
+}
+
+/// Runs one connection of the session until it finishes.
+async fn serve(
+    config: &AgentConfig,
+    platform: Arc<dyn Platform>,
+    layout: Layout,
+    joined: Joined,
+    console: &mut dyn Console,
+    commands: &mut mpsc::Receiver<Command>,
+) -> (Finish, Stats) {
     let (inject_tx, inject_results) = mpsc::unbounded_channel();
-    let injector = match Injector::start(platform.clone(), screen, inject_tx) {
+    let injector = match Injector::start(platform.clone(), layout, config.held_key_limit, inject_tx)
+    {
         Ok(injector) => Some(injector),
         Err(error) => {
             tracing::warn!(%error, "cannot start the input thread");
@@ -118,12 +195,63 @@ pub async fn run(
         protocol_error: false,
     };
     let messages = spawn_reader(recv);
-    let (finish, stats) = shell
+    let result = shell
         .run(console, commands, messages, inject_results, failures)
         .await;
-    // Let the close frame leave before the process exits.
+    // Let the close frame leave before going on (or exiting).
     let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
-    Ok(Report { finish, stats })
+    result
+}
+
+/// How a reconnection attempt ended.
+enum Rejoin {
+    /// Registered again.
+    Joined(Box<Joined>),
+    /// The end user stopped while we were trying.
+    Stopped,
+    /// The gateway refused the PIN (the session ended meanwhile) or time ran out.
+    GaveUp(JoinError),
+}
+
+/// Registers again with the same PIN after the connection was lost or the gateway
+/// restarted, retrying with a growing pause until `within` has passed. Consent is asked
+/// again: a new connection starts with no grant.
+async fn rejoin(
+    registration: &Registration,
+    within: Duration,
+    commands: &mut mpsc::Receiver<Command>,
+) -> Rejoin {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let mut quiet = QuietConsole;
+        let attempt = tokio::select! {
+            joined = join::join(registration.clone(), &mut quiet) => joined,
+            () = stop_requested(commands) => return Rejoin::Stopped,
+        };
+        match attempt {
+            Ok(joined) => return Rejoin::Joined(Box::new(joined)),
+            Err(error @ (JoinError::Refused(_) | JoinError::Untrusted { .. })) => {
+                return Rejoin::GaveUp(error);
+            }
+            Err(error) if tokio::time::Instant::now() + pause >= deadline => {
+                return Rejoin::GaveUp(error);
+            }
+            Err(error) => tracing::debug!(%error, "reconnection attempt failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = stop_requested(commands) => return Rejoin::Stopped,
+        }
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Shows nothing: reconnection attempts are summarised by one notice.
+struct QuietConsole;
+
+impl Console for QuietConsole {
+    fn show(&mut self, _notice: &Notice) {}
 }
 
 /// Resolves when the end user asks to stop; other lines typed before the session exists
@@ -178,7 +306,7 @@ impl Shell {
     async fn run(
         mut self,
         console: &mut dyn Console,
-        mut commands: mpsc::Receiver<Command>,
+        commands: &mut mpsc::Receiver<Command>,
         mut messages: mpsc::Receiver<Result<ToAgent, WireError>>,
         mut inject_results: mpsc::UnboundedReceiver<InjectResult>,
         mut failures: mpsc::UnboundedReceiver<StreamError>,
@@ -231,7 +359,7 @@ impl Shell {
         else {
             return;
         };
-        let outcome = match (self.session.input_verdict(), self.injector.as_mut()) {
+        let outcome = match (self.session.input_verdict(viewer), self.injector.as_mut()) {
             (InputVerdict::Inject(grant), Some(injector)) => {
                 injector.inject(grant, viewer, seq, &event)
             }

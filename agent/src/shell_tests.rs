@@ -90,6 +90,8 @@ impl Agent {
                 max_fps: 60.0,
                 target_bitrate_bps: None,
             },
+            held_key_limit: crate::injector::HELD_LIMIT,
+            reconnect_for: Duration::ZERO,
         };
         let platform = Arc::new(platform.clone());
         let task = tokio::spawn(async move {
@@ -333,4 +335,62 @@ async fn a_gateway_with_another_certificate_is_never_talked_to() {
     let error = agent.report().await.unwrap_err();
     assert!(matches!(error, JoinError::Untrusted { .. }), "{error:?}");
     assert!(!timeout(WAIT, accepted).await.unwrap().unwrap());
+}
+
+#[tokio::test]
+async fn a_viewer_leaving_releases_its_keys_and_its_late_input_is_refused() {
+    let gateway = Gateway::start();
+    let platform = FakePlatform::new(32, 32);
+    let mut agent = Agent::start(&gateway, gateway.fingerprint, &platform);
+    let (_connection, mut send, mut recv, _) = gateway.accept().await;
+    let registered = ToAgent::Registered {
+        session_id: "s3".into(),
+        organisation: "Acme".into(),
+    };
+    write_message(&mut send, &registered).await.unwrap();
+    write_message(&mut send, &request(true)).await.unwrap();
+    agent
+        .wait_for(|n| matches!(n, Notice::ConsentPrompt { .. }))
+        .await;
+    agent.type_line("y").await;
+    let _grant: FromAgent = next(&mut recv).await;
+    let hold = InputEvent::KeyStroke {
+        code: "ControlLeft".into(),
+        text: String::new(),
+        press: Press::Down,
+    };
+    write_message(&mut send, &input(1, hold)).await.unwrap();
+    let applied: FromAgent = next(&mut recv).await;
+    assert!(matches!(
+        applied,
+        FromAgent::InputResult {
+            outcome: InputOutcome::Applied,
+            ..
+        }
+    ));
+    write_message(&mut send, &ToAgent::ViewerLeft { viewer: 4 })
+        .await
+        .unwrap();
+    write_message(&mut send, &input(2, InputEvent::MouseMove { x: 1, y: 1 }))
+        .await
+        .unwrap();
+    let refused: FromAgent = next(&mut recv).await;
+    assert_eq!(
+        refused,
+        FromAgent::InputResult {
+            viewer: 4,
+            seq: 2,
+            outcome: InputOutcome::NoControl
+        }
+    );
+    let released = Action::Key {
+        key: enigo::Key::Control,
+        direction: enigo::Direction::Release,
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !platform.actions().contains(&released) {
+        assert!(std::time::Instant::now() < deadline, "Ctrl never released");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!platform.actions().contains(&Action::MoveTo { x: 1, y: 1 }));
 }

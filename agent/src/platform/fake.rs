@@ -1,6 +1,6 @@
 //! Test doubles: a screen whose pixels the test sets, and a sink that records actions.
 
-use super::{CaptureError, Captured, InjectError, InputSink, Platform, ScreenSource};
+use super::{CaptureError, Captured, InjectError, InputSink, Monitors, Platform, ScreenSource};
 use crate::input::Action;
 use sos_codec::BgraFrame;
 use sos_transport::wire::DisplayInfo;
@@ -19,6 +19,8 @@ pub struct FakePlatform {
     pub screen: Arc<Mutex<Vec<u8>>>,
     /// Every action applied, in order.
     pub actions: Arc<Mutex<Vec<Action>>>,
+    /// Monitors reported (none by default: the screen is one monitor).
+    pub monitors: Monitors,
     /// Number of captures made.
     pub captures: Arc<AtomicU64>,
 }
@@ -31,6 +33,7 @@ impl FakePlatform {
             height,
             screen: Arc::new(Mutex::new(vec![40; (width * height * 4) as usize])),
             actions: Arc::default(),
+            monitors: Monitors::default(),
             captures: Arc::default(),
         }
     }
@@ -65,6 +68,10 @@ impl Platform for FakePlatform {
             height: self.height,
             primary: true,
         }]
+    }
+
+    fn monitors(&self) -> Monitors {
+        self.monitors.clone()
     }
 
     fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError> {

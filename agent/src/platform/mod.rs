@@ -8,9 +8,13 @@
 
 use crate::input::Action;
 use sos_codec::BgraFrame;
-use sos_transport::wire::DisplayInfo;
+use sos_transport::wire::{DisplayInfo, MonitorInfo};
 use std::time::SystemTime;
 
+#[cfg(target_os = "linux")]
+mod keyboard;
+#[cfg(target_os = "linux")]
+mod monitors;
 #[cfg(target_os = "linux")]
 pub mod x11;
 
@@ -41,6 +45,16 @@ pub enum InjectError {
     Failed(String),
 }
 
+/// The monitors of the desktop, left to right (indexed from 0 in that order), and the one
+/// the screen capture shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Monitors {
+    /// Every active monitor; empty when unknown (the shared screen is then the only one).
+    pub list: Vec<MonitorInfo>,
+    /// Index in `list` of the monitor [`Platform::open_screen`] captures.
+    pub shared: Option<u32>,
+}
+
 /// One captured image, lent to the caller for the duration of a callback.
 #[derive(Debug, Clone, Copy)]
 pub struct Captured<'a> {
@@ -69,6 +83,8 @@ pub trait InputSink {
 pub trait Platform: Send + Sync + 'static {
     /// The screens that can be shared (empty when none can be opened).
     fn displays(&self) -> Vec<DisplayInfo>;
+    /// The monitors of the desktop and which one the screen capture shows.
+    fn monitors(&self) -> Monitors;
     /// Opens the primary screen for capture, on the calling thread.
     fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError>;
     /// Opens the keyboard and mouse for injection, on the calling thread.

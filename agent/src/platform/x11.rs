@@ -1,11 +1,13 @@
-//! X11: capture with `scrap` (XShm), injection with `enigo` (XTest through x11rb).
+//! X11: capture with `scrap` (XShm), injection with `enigo` (XTest through x11rb), kept
+//! right across keyboard layout changes by the keyboard watch (`super::keyboard`).
 //!
 //! Contract: opens `$DISPLAY`; the capturer and the injector are created on the thread that
 //! uses them. scrap pipelines XShm requests (each call returns the image requested by the
 //! previous call); an image older than `max_capture_age` is refreshed before it is used, so
 //! the technician never sees a screen from before the last pause.
 
-use super::{CaptureError, Captured, InjectError, InputSink, Platform, ScreenSource};
+use super::keyboard::KeyboardWatch;
+use super::{CaptureError, Captured, InjectError, InputSink, Monitors, Platform, ScreenSource};
 use crate::input::Action;
 use enigo::{Axis, Coordinate, Enigo, InputError, Keyboard, Mouse, Settings};
 use sos_codec::BgraFrame;
@@ -32,7 +34,8 @@ impl Platform for X11Platform {
     fn displays(&self) -> Vec<DisplayInfo> {
         match scrap::Display::primary() {
             Ok(display) => vec![DisplayInfo {
-                index: 0,
+                // Numbered like the monitors, when they are known.
+                index: self.monitors().shared.unwrap_or(0),
                 width: u32::try_from(display.width()).unwrap_or(0),
                 height: u32::try_from(display.height()).unwrap_or(0),
                 primary: true,
@@ -40,6 +43,16 @@ impl Platform for X11Platform {
             Err(error) => {
                 tracing::warn!(%error, "no screen to share");
                 Vec::new()
+            }
+        }
+    }
+
+    fn monitors(&self) -> Monitors {
+        match super::monitors::read() {
+            Ok(monitors) => monitors,
+            Err(error) => {
+                tracing::info!(%error, "monitors unknown; the shared screen counts as one");
+                Monitors::default()
             }
         }
     }
@@ -64,9 +77,14 @@ impl Platform for X11Platform {
     }
 
     fn open_input(&self) -> Result<Box<dyn InputSink>, InjectError> {
-        let enigo =
-            Enigo::new(&Settings::default()).map_err(|e| InjectError::Open(e.to_string()))?;
-        Ok(Box::new(EnigoSink { enigo }))
+        // The watch first: it must see the mapping as enigo reads it.
+        let keyboard = KeyboardWatch::open()
+            .map_err(|error| tracing::warn!(%error, "keyboard layout changes go unseen"))
+            .ok();
+        Ok(Box::new(EnigoSink {
+            enigo: Some(open_enigo()?),
+            keyboard,
+        }))
     }
 }
 
@@ -131,31 +149,77 @@ impl ScreenSource for ScrapScreen {
     }
 }
 
+fn open_enigo() -> Result<Enigo, InjectError> {
+    Enigo::new(&Settings::default()).map_err(|e| InjectError::Open(e.to_string()))
+}
+
 struct EnigoSink {
-    enigo: Enigo,
+    /// Always `Some` between calls; empty only while being reopened.
+    enigo: Option<Enigo>,
+    keyboard: Option<KeyboardWatch>,
+}
+
+impl EnigoSink {
+    /// Reopens enigo on the current mapping when the end user changed layouts.
+    fn follow_layout(&mut self) -> Result<(), InjectError> {
+        let Some(keyboard) = self.keyboard.as_mut() else {
+            return Ok(());
+        };
+        if keyboard.mapping_changed() {
+            tracing::info!("keyboard layout changed; reading it again");
+            // The old connection gives its remapped keycodes back when dropped; that must
+            // happen before the new one reads the mapping.
+            self.enigo = None;
+            self.enigo = Some(open_enigo()?);
+            if let Err(error) = keyboard.rescan() {
+                tracing::warn!(%error, "cannot read the keyboard mapping");
+            }
+        }
+        Ok(())
+    }
 }
 
 impl InputSink for EnigoSink {
     fn apply(&mut self, action: &Action) -> Result<(), InjectError> {
+        if matches!(action, Action::Text(_) | Action::Key { .. }) {
+            self.follow_layout()?;
+        }
+        if self.enigo.is_none() {
+            self.enigo = Some(open_enigo()?);
+        }
+        let Some(enigo) = self.enigo.as_mut() else {
+            return Err(InjectError::Failed(
+                "the keyboard and mouse are closed".into(),
+            ));
+        };
+        let watch = self.keyboard.as_ref();
         let result = match action {
-            Action::MoveTo { x, y } => self.enigo.move_mouse(*x, *y, Coordinate::Abs),
-            Action::Button { button, direction } => self.enigo.button(*button, *direction),
+            Action::MoveTo { x, y } => enigo.move_mouse(*x, *y, Coordinate::Abs),
+            Action::Button { button, direction } => enigo.button(*button, *direction),
             Action::Scroll { dx, dy } => {
                 let vertical = match *dy {
                     0 => Ok(()),
-                    dy => self.enigo.scroll(dy, Axis::Vertical),
+                    dy => enigo.scroll(dy, Axis::Vertical),
                 };
                 vertical.and_then(|()| match *dx {
                     0 => Ok(()),
-                    dx => self.enigo.scroll(dx, Axis::Horizontal),
+                    dx => enigo.scroll(dx, Axis::Horizontal),
                 })
             }
-            Action::Text(text) => self.enigo.text(text),
-            Action::Key { key, direction } => self.enigo.key(*key, *direction),
+            Action::Text(text) => in_first_group(watch, || enigo.text(text)),
+            Action::Key { key, direction } => in_first_group(watch, || enigo.key(*key, *direction)),
         };
         result.map_err(|e| match e {
             InputError::InvalidInput(reason) => InjectError::Refused(reason.to_string()),
             other => InjectError::Failed(other.to_string()),
         })
+    }
+}
+
+/// Runs a keyboard injection with the first layout group active, when the group is known.
+fn in_first_group<T>(watch: Option<&KeyboardWatch>, inject: impl FnOnce() -> T) -> T {
+    match watch {
+        Some(watch) => watch.in_first_group(inject),
+        None => inject(),
     }
 }
