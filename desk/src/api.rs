@@ -155,12 +155,47 @@ impl ApiClient {
         self.get(&["sessions", id, "pin"]).await
     }
 
-    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ApiError> {
+    pub(crate) async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ApiError> {
         let request = self.http.get(self.base.endpoint(segments));
         self.send(self.authorised(request)).await
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(
+    /// `GET` with query parameters.
+    pub(crate) async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        let request = self.http.get(self.base.endpoint(segments)).query(query);
+        self.send(self.authorised(request)).await
+    }
+
+    /// `PATCH` with a JSON body.
+    pub(crate) async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let request = self.http.patch(self.base.endpoint(segments)).json(body);
+        self.send(self.authorised(request)).await
+    }
+
+    /// `DELETE`, expecting an empty answer.
+    pub(crate) async fn delete(&self, segments: &[&str]) -> Result<(), ApiError> {
+        let request = self.authorised(self.http.delete(self.base.endpoint(segments)));
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        Err(refusal(status.as_u16(), &bytes))
+    }
+
+    pub(crate) async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         segments: &[&str],
         body: &B,

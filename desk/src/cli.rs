@@ -4,8 +4,11 @@
 //! [`crate::commands`], [`crate::view`] and [`crate::input`].
 
 use crate::address::{AddressError, GatewayUrl};
-use crate::input::{ButtonArg, Point, parse_point};
+use crate::input::{
+    ButtonArg, Combo, Drag, Point, WheelSteps, parse_drag, parse_point, parse_wheel,
+};
 use crate::view::snapshot::{SnapshotFormat, SnapshotFormatError};
+use crate::window::viewport::Size;
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use sos_transport::CertFingerprint;
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use std::path::PathBuf;
     sos-desk login --gateway https://desk.example.org:8443 --email you@example.org\n  \
     sos-desk session new                  # read the PIN or send the link to the end user\n  \
     sos-desk session request ID           # the end user grants or denies\n  \
+    sos-desk view ID                      # F10 fit/1:1, F11 full screen, F12 status\n  \
     sos-desk view ID --headless --frames 100 --record call.h264\n  \
     sos-desk input ID --move 200,300 --click left --text hello --key Return\n  \
     sos-desk session close ID"
@@ -43,10 +47,76 @@ pub enum Command {
     /// Create, list, inspect and close support sessions; ask for access.
     #[command(subcommand)]
     Session(SessionCommand),
-    /// Watch the end user's screen (headless: record frames to a file).
+    /// Watch and control the end user's screen in a window (headless: record frames to a
+    /// file).
     View(ViewArgs),
     /// Send mouse and keyboard input to the end user's machine (needs control granted).
     Input(InputArgs),
+    /// List channels, create them and manage their members (creating and changing needs
+    /// the manage_channels permission).
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+/// `sos-desk channel ...`.
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// List the channels you can use (your private channel included).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a shared channel; you become a member.
+    New {
+        /// Channel name.
+        name: String,
+        /// Session expiry: e.g. 30m, 8h, 2d (30 minutes to 7 days).
+        #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
+        expiry: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or change a channel's members and session expiry.
+    Members {
+        /// Channel name.
+        name: String,
+        /// Add these members (e-mails, repeatable).
+        #[arg(long, value_name = "EMAIL")]
+        add: Vec<String>,
+        /// Remove these members (e-mails, repeatable).
+        #[arg(long, value_name = "EMAIL")]
+        remove: Vec<String>,
+        /// Change the session expiry, e.g. 30m, 8h, 2d.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expiry: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses `30m`, `8h`, `2d` or plain seconds into seconds.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: use e.g. 30m, 8h or 2d"))?;
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("unknown unit in {text:?}: use s, m, h or d")),
+    };
+    n.checked_mul(factor)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("{text:?} is not a positive duration"))
 }
 
 /// `sos-desk login`.
@@ -84,9 +154,82 @@ pub enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the sessions you can see.
+    /// List the sessions you can see (all of them, or Home, one channel, or the queue).
+    #[command(group(ArgGroup::new("scope").args(["home", "channel", "queue"])))]
     List {
+        /// Home: sessions assigned to you or that you were invited to.
+        #[arg(long)]
+        home: bool,
+        /// Only this channel (`Private` for your private channel).
+        #[arg(long, value_name = "NAME")]
+        channel: Option<String>,
+        /// Released sessions waiting for a technician.
+        #[arg(long)]
+        queue: bool,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Assign a session to a technician (take it from the queue with your own e-mail).
+    Assign {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+        /// The technician's e-mail.
+        email: String,
+        /// Print the session as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transfer a session to another technician (needs the release permission) or to
+    /// another channel (needs access to it).
+    #[command(group(ArgGroup::new("target").required(true).args(["to_user", "to_channel"])))]
+    Transfer {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+        /// The new assignee's e-mail.
+        #[arg(long, value_name = "EMAIL")]
+        to_user: Option<String>,
+        /// The channel to move it to.
+        #[arg(long, value_name = "NAME")]
+        to_channel: Option<String>,
+        /// Print the session as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Invite another technician to the session (3 technicians at most).
+    Invite {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+        /// The technician's e-mail.
+        email: String,
+        /// Print the session as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a session to its channel's queue (needs the release permission).
+    Release {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+        /// Print the session as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a session: it leaves every list; its audit log is kept.
+    Delete {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+    },
+    /// Show a session's audit log (who did what, when).
+    Log {
+        /// Session id.
+        #[arg(value_parser = parse_session_id)]
+        id: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -137,6 +280,9 @@ pub enum SessionCommand {
         /// Session id.
         #[arg(value_parser = parse_session_id)]
         id: String,
+        /// Print `{"link": "..."}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -151,22 +297,30 @@ pub struct ViewArgs {
     pub headless: bool,
     /// Append the received H.264 (Annex-B) frames to FILE, starting at the first keyframe,
     /// so ffmpeg/ffplay can play it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "headless")]
     pub record: Option<PathBuf>,
     /// Stop after this many decoded frames.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", requires = "headless",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub frames: Option<u64>,
-    /// Give up after this many seconds.
+    /// Give up after this many seconds (headless: the whole run; window: connecting).
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// Write frame, size and latency figures as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "headless")]
     pub stats: Option<PathBuf>,
     /// Write the last decoded frame to FILE: binary PPM (.ppm) or raw BGRA with a small
     /// header (.bgra).
-    #[arg(long, value_name = "FILE", hide = true, value_parser = parse_snapshot)]
+    #[arg(long, value_name = "FILE", hide = true, requires = "headless",
+          value_parser = parse_snapshot)]
     pub snapshot: Option<PathBuf>,
+    /// Open the viewer full screen (F11 toggles).
+    #[arg(long, conflicts_with = "headless")]
+    pub fullscreen: bool,
+    /// Open the window at WIDTHxHEIGHT pixels instead of fitting the screen (tests).
+    #[arg(long, value_name = "WxH", hide = true, conflicts_with = "headless")]
+    pub window_size: Option<Size>,
 }
 
 /// `sos-desk input`.
@@ -175,8 +329,9 @@ pub struct ViewArgs {
     ArgGroup::new("events")
         .required(true)
         .multiple(true)
-        .args(["pointer", "click", "text", "key"])
+        .args(["pointer", "drag", "click", "double_click", "wheel", "text", "key", "hold", "bench"])
 ))]
+#[command(group(ArgGroup::new("positions").multiple(true).args(["pointer", "drag"])))]
 pub struct InputArgs {
     /// Session id.
     #[arg(value_parser = parse_session_id)]
@@ -184,15 +339,39 @@ pub struct InputArgs {
     /// Move the pointer to X,Y in the shared screen's pixels (sent first).
     #[arg(long = "move", value_name = "X,Y", value_parser = parse_point, allow_hyphen_values = true)]
     pub pointer: Option<Point>,
-    /// Click a mouse button (sent after the move).
+    /// Count --move and --drag positions from the top-left corner of monitor N of the end
+    /// user's screen (0 is the leftmost).
+    #[arg(long, value_name = "N", requires = "positions")]
+    pub display: Option<u32>,
+    /// Press the left button at X1,Y1, move to X2,Y2 and release it there.
+    #[arg(long, value_name = "X1,Y1:X2,Y2", value_parser = parse_drag, allow_hyphen_values = true)]
+    pub drag: Option<Drag>,
+    /// Click a mouse button (sent after the move and the drag).
     #[arg(long, value_name = "BUTTON")]
     pub click: Option<ButtonArg>,
-    /// Type this text (sent after the click).
+    /// Double-click a mouse button (left when not named).
+    #[arg(long, value_name = "BUTTON", num_args = 0..=1, default_missing_value = "left")]
+    pub double_click: Option<ButtonArg>,
+    /// Turn the wheel DX,DY steps: positive DY scrolls down, positive DX right.
+    #[arg(long, value_name = "DX,DY", value_parser = parse_wheel, allow_hyphen_values = true)]
+    pub wheel: Option<WheelSteps>,
+    /// Type this text, whatever the keyboard layouts (sent after the pointer events).
     #[arg(long, value_name = "TEXT")]
     pub text: Option<String>,
-    /// Press and release a key by its X keysym name (Return, Tab, a, F5); may repeat.
-    #[arg(long, value_name = "NAME")]
-    pub key: Vec<String>,
+    /// Press and release a key or combination: ctrl+c, alt+tab, shift+F10, Return, a; may
+    /// repeat.
+    #[arg(long, value_name = "COMBO")]
+    pub key: Vec<Combo>,
+    /// Press a key or combination and leave it down (tests the agent's stuck-key safety).
+    #[arg(long, value_name = "COMBO", hide = true)]
+    pub hold: Vec<Combo>,
+    /// Stay attached this many seconds after sending, so held keys stay held (leaving the
+    /// session releases them).
+    #[arg(long, value_name = "SECS", hide = true, default_value_t = 0)]
+    pub stay: u64,
+    /// Send N pointer moves one by one and report the round-trip times (p50, p99).
+    #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub bench: Option<u32>,
 }
 
 fn parse_gateway(text: &str) -> Result<GatewayUrl, AddressError> {
@@ -240,7 +419,8 @@ mod tests {
             panic!("not input")
         };
         assert_eq!(args.pointer, Some(Point { x: 10, y: 20 }));
-        assert_eq!(args.key, ["Tab", "Return"]);
+        let keys: Vec<String> = args.key.iter().map(Combo::to_string).collect();
+        assert_eq!(keys, ["Tab", "Return"]);
     }
 
     #[test]

@@ -143,8 +143,19 @@ pub async fn session(
                 write!(out, "{}", output::new_session_text(&session))?;
             }
         }
-        SessionCommand::List { json } => {
-            let mut sessions = api.sessions().await?;
+        SessionCommand::List {
+            home,
+            channel,
+            queue,
+            json,
+        } => {
+            let query: Vec<(&str, &str)> = match (home, channel, queue) {
+                (true, _, _) => vec![("scope", "home")],
+                (_, Some(c), _) => vec![("channel", c.as_str())],
+                (_, _, true) => vec![("scope", "queue")],
+                _ => Vec::new(),
+            };
+            let mut sessions: Vec<SessionView> = api.get_query(&["sessions"], &query).await?;
             if *json {
                 sessions.iter_mut().for_each(|s| s.pin = None);
                 writeln!(out, "{}", to_json(&sessions))?;
@@ -178,10 +189,15 @@ pub async fn session(
                 writeln!(out, "{}", output::format_pin(&pin.pin))?;
             }
         }
-        SessionCommand::Link { id } => {
-            let session = api.session(id).await?;
-            writeln!(out, "{}", session.link)?;
+        SessionCommand::Link { id, json } => {
+            let link: sos_transport::api::LinkView = api.get(&["sessions", id, "link"]).await?;
+            if *json {
+                writeln!(out, "{}", to_json(&link))?;
+            } else {
+                writeln!(out, "{}", link.link)?;
+            }
         }
+        other => return crate::manage::session(&api, other, out).await,
     }
     Ok(Exit::Success)
 }
@@ -307,6 +323,8 @@ mod tests {
             pin: None,
             channel: "c".into(),
             assignee: None,
+            invited: Vec::new(),
+            private: false,
             machine_name: None,
             agent_online: true,
             remote,

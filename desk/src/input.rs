@@ -1,9 +1,22 @@
-//! `sos-desk input`: send a few input events and report what the agent did with each.
+//! `sos-desk input`: send input events and report what the agent did with each.
 //!
-//! Contract: events are sent one at a time in the order move, click, text, keys, and the
-//! next is sent only after the previous one's result arrived, so their order on the end
-//! user's machine is the order given. The typed text is never echoed back (it may be a
-//! password the technician types for the user).
+//! Contract: events are sent one at a time in the order move, drag, click, double click,
+//! wheel, text, keys, held keys, and the next is sent only after the previous one's result
+//! arrived, so their order on the end user's machine is the order given. A key combination
+//! is sent whole (its key-ups too) even when one of its events is dropped, so nothing stays
+//! pressed. The typed text is never echoed back (it may be a password the technician types
+//! for the user).
+
+mod bench;
+mod combo;
+mod values;
+
+pub use bench::BenchReport;
+pub use combo::{Combo, ComboError};
+pub use values::{
+    ButtonArg, Drag, DragParseError, Point, PointParseError, WheelParseError, WheelSteps,
+    parse_drag, parse_point, parse_wheel,
+};
 
 use crate::Exit;
 use crate::cli::InputArgs;
@@ -14,10 +27,8 @@ use sos_transport::framing::{read_message, write_message};
 use sos_transport::wire::{
     EndReason, FromViewer, InputEvent, InputOutcome, MouseButton, Press, ToViewer, ViewerPurpose,
 };
-use std::fmt;
 use std::io::Write;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -25,131 +36,84 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub const RESULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connecting and attaching may take.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(20);
+/// Pointer moves between the ends of a drag (applications notice a drag by its motion).
+const DRAG_STEPS: i32 = 8;
 
-/// A pointer position in the shared screen's pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Point {
-    /// Column.
-    pub x: i32,
-    /// Row.
-    pub y: i32,
-}
-
-/// Why a `--move` value was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a position — give X,Y as two whole numbers, such as 10,20")]
-pub struct PointParseError {
-    text: String,
-}
-
-/// Parses `X,Y` (spaces around the numbers allowed).
-pub fn parse_point(text: &str) -> Result<Point, PointParseError> {
-    let refuse = || PointParseError {
-        text: text.to_string(),
-    };
-    let (x, y) = text.split_once(',').ok_or_else(refuse)?;
-    let number = |part: &str| part.trim().parse::<i32>().map_err(|_| refuse());
-    Ok(Point {
-        x: number(x)?,
-        y: number(y)?,
-    })
-}
-
-impl FromStr for Point {
-    type Err = PointParseError;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        parse_point(text)
-    }
-}
-
-impl fmt::Display for Point {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{},{}", self.x, self.y)
-    }
-}
-
-/// A mouse button as typed on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ButtonArg {
-    /// Left button.
-    Left,
-    /// Middle button.
-    Middle,
-    /// Right button.
-    Right,
-}
-
-impl ButtonArg {
-    fn button(self) -> MouseButton {
-        match self {
-            ButtonArg::Left => MouseButton::Left,
-            ButtonArg::Middle => MouseButton::Middle,
-            ButtonArg::Right => MouseButton::Right,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            ButtonArg::Left => "left",
-            ButtonArg::Middle => "middle",
-            ButtonArg::Right => "right",
-        }
-    }
-}
-
-/// One event to send, with its sequence number and how to name it to the technician.
+/// One thing the technician asked for: one or more events and how to name them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlannedInput {
-    /// Sequence number echoed in the result.
-    pub seq: u64,
-    /// The event.
-    pub event: InputEvent,
-    /// How the event is named in the output (never the typed text itself).
+pub struct Step {
+    /// How the step is named in the output (never the typed text itself).
     pub label: String,
+    /// Its events, in order.
+    pub events: Vec<InputEvent>,
 }
 
-/// The events the arguments ask for, in the order move, click, text, keys.
-pub fn plan(args: &InputArgs) -> Vec<PlannedInput> {
-    let mut events = Vec::new();
+/// The steps the arguments ask for, in the order move, drag, click, double click, wheel,
+/// text, keys, held keys.
+pub fn plan(args: &InputArgs) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let on = match args.display {
+        Some(n) => format!(" on display {n}"),
+        None => String::new(),
+    };
+    let move_to = |point: Point| match args.display {
+        Some(monitor) => InputEvent::MouseMoveOn {
+            monitor,
+            x: point.x,
+            y: point.y,
+        },
+        None => InputEvent::MouseMove {
+            x: point.x,
+            y: point.y,
+        },
+    };
+    let button = |button, press| InputEvent::MouseButton { button, press };
     if let Some(point) = args.pointer {
-        events.push((
-            InputEvent::MouseMove {
-                x: point.x,
-                y: point.y,
-            },
-            format!("move {point}"),
-        ));
+        steps.push(step(format!("move {point}{on}"), vec![move_to(point)]));
     }
-    if let Some(button) = args.click {
-        events.push((
-            InputEvent::MouseButton {
-                button: button.button(),
-                press: Press::Click,
-            },
-            format!("click {}", button.name()),
-        ));
+    if let Some(drag) = args.drag {
+        let mut events = vec![move_to(drag.from), button(MouseButton::Left, Press::Down)];
+        let (dx, dy) = (drag.to.x - drag.from.x, drag.to.y - drag.from.y);
+        events.extend((1..=DRAG_STEPS).map(|i| {
+            move_to(Point {
+                x: drag.from.x + dx * i / DRAG_STEPS,
+                y: drag.from.y + dy * i / DRAG_STEPS,
+            })
+        }));
+        events.push(button(MouseButton::Left, Press::Up));
+        steps.push(step(format!("drag {drag}{on}"), events));
+    }
+    if let Some(b) = args.click {
+        let events = vec![button(b.button(), Press::Click)];
+        steps.push(step(format!("click {}", b.name()), events));
+    }
+    if let Some(b) = args.double_click {
+        let events = vec![InputEvent::MouseDoubleClick { button: b.button() }];
+        steps.push(step(format!("double-click {}", b.name()), events));
+    }
+    if let Some(w) = args.wheel {
+        let events = vec![InputEvent::Wheel { dx: w.dx, dy: w.dy }];
+        steps.push(step(format!("wheel {w}"), events));
     }
     if let Some(text) = &args.text {
         let count = text.chars().count();
         let plural = if count == 1 { "" } else { "s" };
-        events.push((
-            InputEvent::Text(text.clone()),
+        steps.push(step(
             format!("text ({count} character{plural})"),
+            vec![InputEvent::Text(text.clone())],
         ));
     }
-    for name in &args.key {
-        events.push((
-            InputEvent::Key {
-                name: name.clone(),
-                press: Press::Click,
-            },
-            format!("key {name}"),
-        ));
+    for combo in &args.key {
+        steps.push(step(format!("key {combo}"), combo.events(false)));
     }
-    events
-        .into_iter()
-        .zip(1u64..)
-        .map(|((event, label), seq)| PlannedInput { seq, event, label })
-        .collect()
+    for combo in &args.hold {
+        steps.push(step(format!("hold {combo}"), combo.events(true)));
+    }
+    steps
+}
+
+fn step(label: String, events: Vec<InputEvent>) -> Step {
+    Step { label, events }
 }
 
 /// Failures while sending input.
@@ -190,11 +154,11 @@ pub enum InputVerdict {
     SomeDropped,
 }
 
-/// Sends `events` one by one on the control stream and writes one line per result to `out`.
+/// Sends the steps' events one by one on the control stream and writes one line per step.
 pub async fn send_all<W, R>(
     send: &mut W,
     recv: &mut R,
-    events: &[PlannedInput],
+    steps: &[Step],
     result_timeout: Duration,
     out: &mut dyn Write,
 ) -> Result<InputVerdict, InputError>
@@ -203,28 +167,33 @@ where
     R: AsyncRead + Unpin,
 {
     let mut verdict = InputVerdict::AllApplied;
-    for planned in events {
-        write_message(
-            send,
-            &FromViewer::Input {
-                seq: planned.seq,
-                event: planned.event.clone(),
-            },
-        )
-        .await?;
-        let outcome = tokio::time::timeout(result_timeout, result_of(recv, planned.seq))
-            .await
-            .map_err(|_| InputError::TimedOut {
-                label: planned.label.clone(),
-            })??;
-        writeln!(out, "{}: {outcome}", planned.label)?;
-        match outcome {
-            InputOutcome::Applied => {}
-            InputOutcome::NoControl => {
+    let mut seq = 0u64;
+    for step in steps {
+        let mut step_outcome = InputOutcome::Applied;
+        for event in &step.events {
+            seq += 1;
+            let message = FromViewer::Input {
+                seq,
+                event: event.clone(),
+            };
+            write_message(send, &message).await?;
+            let outcome = tokio::time::timeout(result_timeout, result_of(recv, seq))
+                .await
+                .map_err(|_| InputError::TimedOut {
+                    label: step.label.clone(),
+                })??;
+            if outcome == InputOutcome::NoControl {
+                writeln!(out, "{}: {outcome}", step.label)?;
                 writeln!(out, "Input dropped: the end user has not granted control")?;
                 return Ok(InputVerdict::NoControl);
             }
-            _ => verdict = InputVerdict::SomeDropped,
+            if step_outcome == InputOutcome::Applied {
+                step_outcome = outcome;
+            }
+        }
+        writeln!(out, "{}: {step_outcome}", step.label)?;
+        if step_outcome != InputOutcome::Applied {
+            verdict = InputVerdict::SomeDropped;
         }
     }
     Ok(verdict)
@@ -253,7 +222,7 @@ pub async fn run(
     args: &InputArgs,
     out: &mut dyn Write,
 ) -> Result<Exit, crate::DeskError> {
-    let events = plan(args);
+    let steps = plan(args);
     let logged_in = LoggedIn::load(config_path)?;
     let attached = tokio::time::timeout(
         ATTACH_TIMEOUT,
@@ -272,202 +241,41 @@ pub async fn run(
         connection,
         mut send,
         mut recv,
+        acceptance,
         ..
     } = attached;
-    let verdict = send_all(&mut send, &mut recv, &events, RESULT_TIMEOUT, out).await;
+    if !acceptance.control {
+        writeln!(
+            out,
+            "Input dropped: the end user has not granted control (viewing only) — ask for \
+             control with `sos-desk session request {}`",
+            args.id
+        )?;
+        close(&endpoint, &connection).await;
+        return Ok(Exit::Failure);
+    }
+    let outcome = match args.bench {
+        Some(count) => {
+            let display = acceptance.display;
+            bench::run(&mut send, &mut recv, count, display, RESULT_TIMEOUT, out)
+                .await
+                .map(|report| match report {
+                    Some(_) => InputVerdict::AllApplied,
+                    None => InputVerdict::SomeDropped,
+                })
+        }
+        None => send_all(&mut send, &mut recv, &steps, RESULT_TIMEOUT, out).await,
+    };
+    if args.stay > 0 {
+        out.flush()?;
+        tokio::time::sleep(std::time::Duration::from_secs(args.stay)).await;
+    }
     close(&endpoint, &connection).await;
-    Ok(match verdict? {
+    Ok(match outcome? {
         InputVerdict::AllApplied => Exit::Success,
         InputVerdict::NoControl | InputVerdict::SomeDropped => Exit::Failure,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cli::{Cli, Command};
-    use clap::Parser;
-
-    fn args(line: &[&str]) -> InputArgs {
-        let mut full = vec!["sos-desk", "input", "s1"];
-        full.extend_from_slice(line);
-        match Cli::try_parse_from(full).unwrap().command {
-            Command::Input(args) => args,
-            _ => panic!("not input"),
-        }
-    }
-
-    #[test]
-    fn points_parse_with_spaces_and_signs() {
-        assert_eq!(parse_point("10,20"), Ok(Point { x: 10, y: 20 }));
-        assert_eq!(parse_point(" 3 , -4 "), Ok(Point { x: 3, y: -4 }));
-    }
-
-    #[test]
-    fn bad_points_say_what_is_expected() {
-        for bad in [
-            "",
-            "10",
-            "10,",
-            ",20",
-            "a,b",
-            "1.5,2",
-            "10,20,30",
-            "10;20",
-            "99999999999,1",
-        ] {
-            let err = parse_point(bad).unwrap_err();
-            assert!(err.to_string().contains("such as 10,20"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn plan_follows_move_click_text_keys() {
-        let planned = plan(&args(&[
-            "--key", "Tab", "--text", "héllo", "--click", "right", "--move", "1,2", "--key",
-            "Return",
-        ]));
-        let labels: Vec<_> = planned.iter().map(|p| p.label.as_str()).collect();
-        assert_eq!(
-            labels,
-            [
-                "move 1,2",
-                "click right",
-                "text (5 characters)",
-                "key Tab",
-                "key Return"
-            ]
-        );
-        let seqs: Vec<_> = planned.iter().map(|p| p.seq).collect();
-        assert_eq!(seqs, [1, 2, 3, 4, 5]);
-        assert_eq!(planned[2].event, InputEvent::Text("héllo".into()));
-        assert_eq!(
-            planned[1].event,
-            InputEvent::MouseButton {
-                button: MouseButton::Right,
-                press: Press::Click
-            }
-        );
-    }
-
-    /// A fake gateway answering each input with the next outcome from `outcomes`.
-    async fn run_against(
-        outcomes: Vec<InputOutcome>,
-        line: &[&str],
-    ) -> (Result<InputVerdict, InputError>, String, usize) {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let gateway = tokio::spawn(async move {
-            let mut seen = 0;
-            for outcome in outcomes {
-                let Ok(Some(FromViewer::Input { seq, .. })) =
-                    read_message::<_, FromViewer>(&mut theirs).await
-                else {
-                    break;
-                };
-                seen += 1;
-                // An unrelated result first: the client must skip it.
-                write_message(
-                    &mut theirs,
-                    &ToViewer::InputResult {
-                        seq: seq + 100,
-                        outcome,
-                    },
-                )
-                .await
-                .unwrap();
-                write_message(&mut theirs, &ToViewer::InputResult { seq, outcome })
-                    .await
-                    .unwrap();
-            }
-            seen
-        });
-        let (mut recv, mut send) = tokio::io::split(ours);
-        let mut out = Vec::new();
-        let planned = plan(&args(line));
-        let verdict = send_all(
-            &mut send,
-            &mut recv,
-            &planned,
-            Duration::from_secs(5),
-            &mut out,
-        )
-        .await;
-        drop((recv, send));
-        let seen = gateway.await.unwrap();
-        (verdict, String::from_utf8(out).unwrap(), seen)
-    }
-
-    #[tokio::test]
-    async fn all_applied() {
-        let (verdict, out, seen) = run_against(
-            vec![InputOutcome::Applied; 3],
-            &["--move", "10,20", "--click", "left", "--text", "secret"],
-        )
-        .await;
-        assert_eq!(verdict.unwrap(), InputVerdict::AllApplied);
-        assert_eq!(seen, 3);
-        assert_eq!(
-            out,
-            "move 10,20: applied\nclick left: applied\ntext (6 characters): applied\n"
-        );
-        assert!(!out.contains("secret"));
-    }
-
-    #[tokio::test]
-    async fn no_control_stops_early() {
-        let (verdict, out, seen) = run_against(
-            vec![InputOutcome::NoControl, InputOutcome::Applied],
-            &["--move", "10,20", "--click", "left"],
-        )
-        .await;
-        assert_eq!(verdict.unwrap(), InputVerdict::NoControl);
-        assert_eq!(seen, 1);
-        assert!(out.ends_with("Input dropped: the end user has not granted control\n"));
-    }
-
-    #[tokio::test]
-    async fn invalid_keys_are_reported_and_the_rest_still_sent() {
-        let (verdict, out, seen) = run_against(
-            vec![InputOutcome::Invalid, InputOutcome::Applied],
-            &["--key", "NoSuchKey", "--key", "Return"],
-        )
-        .await;
-        assert_eq!(verdict.unwrap(), InputVerdict::SomeDropped);
-        assert_eq!(seen, 2);
-        assert!(out.contains("key NoSuchKey: dropped: invalid event"));
-    }
-
-    #[tokio::test]
-    async fn silence_times_out_and_end_is_reported() {
-        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
-        let (mut recv, mut send) = tokio::io::split(ours);
-        let planned = plan(&args(&["--key", "a"]));
-        let mut out = Vec::new();
-        let err = send_all(
-            &mut send,
-            &mut recv,
-            &planned,
-            Duration::from_millis(50),
-            &mut out,
-        )
-        .await
-        .unwrap_err();
-        assert!(matches!(err, InputError::TimedOut { .. }), "{err}");
-        write_message(&mut theirs, &ToViewer::End(EndReason::StoppedByUser))
-            .await
-            .unwrap();
-        let err = send_all(
-            &mut send,
-            &mut recv,
-            &planned,
-            Duration::from_secs(5),
-            &mut out,
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "Session ended: the end user stopped the session"
-        );
-    }
-}
+mod tests;

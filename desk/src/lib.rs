@@ -1,5 +1,6 @@
 //! sosdesk technician CLI: sign in to a gateway, manage support sessions, ask the end user
-//! for access, watch their screen (headless for tests and benchmarks) and send input.
+//! for access, watch and control their screen in a window (or headless for tests and
+//! benchmarks) and send input.
 //!
 //! Contract:
 //! - Never talks to a gateway whose certificate is not verified (pinned or system roots).
@@ -8,8 +9,8 @@
 //! - Decoding runs on its own thread and never blocks the network task.
 //!
 //! Layout: [`cli`] declares the command line, [`config`] keeps the login, [`address`] and
-//! [`api`] speak HTTPS, [`quic`] attaches to a session, [`commands`], [`view`] and [`input`]
-//! run the commands, [`output`] formats what the technician reads.
+//! [`api`] speak HTTPS, [`quic`] attaches to a session, [`commands`], [`view`], [`window`]
+//! and [`input`] run the commands, [`output`] formats what the technician reads.
 
 #![forbid(unsafe_code)]
 // Tests may unwrap: a panic is how a test reports a failure.
@@ -21,9 +22,11 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod input;
+pub mod manage;
 pub mod output;
 pub mod quic;
 pub mod view;
+pub mod window;
 
 use cli::{Cli, Command};
 use std::io::Write;
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit, DeskError> {
         Command::Session(command) => commands::session(&config_path, command, out).await?,
         Command::View(args) => view::run(&config_path, args, out).await?,
         Command::Input(args) => input::run(&config_path, args, out).await?,
+        Command::Channel(command) => manage::channel(&config_path, command, out).await?,
     };
     out.flush()?;
     Ok(exit)

@@ -166,6 +166,8 @@ mod tests {
             pin: Some("123456789".into()),
             channel: "Support".into(),
             assignee: assignee.map(Into::into),
+            invited: Vec::new(),
+            private: false,
             machine_name: machine.map(Into::into),
             agent_online: false,
             remote: RemoteState::NotRequested,

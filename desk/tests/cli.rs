@@ -35,6 +35,9 @@ impl Desk {
             .arg(&self.config)
             .args(args)
             .env_remove("SOS_DESK_CONFIG")
+            // No window system: `view` without --headless must say so.
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -348,13 +351,14 @@ async fn view_refusals_and_the_windowed_viewer() {
         stderr(&out)
     );
 
+    // The window needs a display; without one the technician learns what to do instead.
     let out = desk.run(&["view", "s1"], None).await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("not available yet"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(text.contains("cannot open the viewer window"), "{text}");
+    assert!(text.contains("--headless"), "{text}");
+    let out = desk.run(&["view", "s1", "--frames", "3"], None).await;
+    assert_eq!(out.status.code(), Some(2), "--frames needs --headless");
 
     let out = desk
         .run(

@@ -2,7 +2,8 @@
 //!
 //! Headless mode receives the video over QUIC, decodes it on a thread of its own, records
 //! the H.264 bytes (from the first keyframe on, so ffmpeg/ffplay can play the file), and
-//! reports figures. The windowed viewer is a later step.
+//! reports figures. Without `--headless` the native viewer opens ([`crate::window`]); it
+//! shares the receiving and decoding parts ([`stream`], [`sink`]).
 //!
 //! Contract: never asks the agent for more than a keyframe when it needs one, and never
 //! writes a frame to the recording that the decoder refused.
@@ -74,6 +75,24 @@ pub enum ViewError {
         /// Frames asked for.
         wanted: u64,
     },
+    /// The viewer window could not open or draw.
+    #[error(
+        "cannot open the viewer window: {0} — run it in a desktop session (DISPLAY set), or \
+         use `sos-desk view ID --headless --frames N`"
+    )]
+    Window(String),
+    /// The gateway did not accept the viewer in time.
+    #[error(
+        "the gateway did not accept the viewer within {seconds} s — is it running and its QUIC \
+         port reachable?"
+    )]
+    AttachTimedOut {
+        /// The `--timeout`.
+        seconds: u64,
+    },
+    /// The connection broke while the window was open.
+    #[error("the connection to the gateway was lost: {0} — check the network, then view again")]
+    ConnectionLost(String),
     /// The connection or the video stream stopped before enough frames were decoded.
     #[error("the video stopped after {decoded} of {wanted} frames: {detail}")]
     Stopped {
@@ -92,11 +111,12 @@ pub async fn run(
     args: &ViewArgs,
     out: &mut dyn Write,
 ) -> Result<Exit, crate::DeskError> {
-    let (true, Some(wanted)) = (args.headless, args.frames) else {
-        eprintln!(
-            "The windowed viewer is not available yet; use `sos-desk view ID --headless --frames N \
-             --record FILE.h264` to receive the video."
-        );
+    if !args.headless {
+        return crate::window::run(config_path, args, out).await;
+    }
+    let Some(wanted) = args.frames else {
+        // clap makes --headless require --frames.
+        eprintln!("--headless needs --frames N");
         return Ok(Exit::Usage);
     };
     let snapshot = match &args.snapshot {

@@ -4,7 +4,8 @@
 //! takes frames in arrival order from a bounded queue (a slow decoder slows the reading of
 //! streams, which QUIC flow control passes back to the gateway) and stops after the asked
 //! number of decoded frames. A frame reaches the recording only after it decoded (or was
-//! accepted by the decoder), so the file never holds a frame that breaks playback.
+//! accepted by the decoder), so the file never holds a frame that breaks playback. Decoded
+//! pictures go to a [`FrameOutput`] when one is given (the window), in decoding order.
 
 use super::ViewError;
 use super::gate::{Admission, FrameGate};
@@ -92,17 +93,63 @@ impl Recording {
     }
 }
 
+/// What is known about a decoded picture besides its pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameFacts {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Milliseconds from its capture on the agent to the end of its decoding (both clocks'
+    /// wall time, so only an estimate across machines).
+    pub latency_ms: f64,
+    /// Encoded bytes received so far, all frames counted.
+    pub bytes_total: u64,
+    /// When its decoding ended.
+    pub decoded_at: Instant,
+}
+
+/// Where decoded pictures go instead of being kept as the last frame.
+pub struct FrameOutput(Box<dyn FnMut(DecodedFrame, FrameFacts) + Send>);
+
+impl FrameOutput {
+    /// Hands every decoded picture to `show`, on the decoding thread.
+    pub fn new(show: impl FnMut(DecodedFrame, FrameFacts) + Send + 'static) -> Self {
+        Self(Box::new(show))
+    }
+
+    /// Hands over one picture.
+    pub fn show(&mut self, frame: DecodedFrame, facts: FrameFacts) {
+        (self.0)(frame, facts);
+    }
+}
+
+impl std::fmt::Debug for FrameOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameOutput")
+    }
+}
+
 /// The decoding side of a viewing run.
 #[derive(Debug)]
 pub struct Sink {
     limit: u64,
     recording: Option<Recording>,
+    output: Option<FrameOutput>,
 }
 
 impl Sink {
     /// Decodes until `limit` frames decoded, appending them to `recording` if given.
     pub fn new(limit: u64, recording: Option<Recording>) -> Self {
-        Self { limit, recording }
+        Self {
+            limit,
+            recording,
+            output: None,
+        }
+    }
+
+    /// Hands every decoded picture to `output` (the report then has no last frame).
+    pub fn showing(mut self, output: FrameOutput) -> Self {
+        self.output = Some(output);
+        self
     }
 
     /// Starts the decoding thread. `connected_at` is the origin of the first-frame time.
@@ -166,13 +213,25 @@ impl Sink {
                     if let Some(frame) = decoded {
                         let latency_ms =
                             (unix_micros() - i128::from(header.capture_micros)) as f64 / 1000.0;
+                        let decoded_at = Instant::now();
                         stats.decoded(
-                            connected_at.elapsed(),
+                            decoded_at.duration_since(connected_at),
                             latency_ms,
                             frame.width,
                             frame.height,
                         );
-                        last_frame = Some(frame);
+                        match &mut self.output {
+                            Some(output) => {
+                                let facts = FrameFacts {
+                                    seq: header.seq,
+                                    latency_ms,
+                                    bytes_total: stats.bytes(),
+                                    decoded_at,
+                                };
+                                output.show(frame, facts);
+                            }
+                            None => last_frame = Some(frame),
+                        }
                     }
                 }
                 Err(error) => {

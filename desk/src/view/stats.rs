@@ -6,6 +6,9 @@
 use serde::Serialize;
 use std::time::Duration;
 
+/// Most latencies kept for the percentiles (8 MiB; over 9 hours at 30 frames a second).
+pub const MAX_LATENCY_SAMPLES: usize = 1 << 20;
+
 /// What `--stats` writes, as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ViewStats {
@@ -68,7 +71,8 @@ impl StatsCollector {
         self.last = Some(since_connect);
         self.width = width;
         self.height = height;
-        if latency_ms.is_finite() {
+        // A viewer left open all day stops adding samples rather than growing without bound.
+        if latency_ms.is_finite() && self.latencies_ms.len() < MAX_LATENCY_SAMPLES {
             self.latencies_ms.push(latency_ms);
         }
     }
@@ -76,6 +80,11 @@ impl StatsCollector {
     /// Frames decoded so far.
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Encoded bytes received so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The figures so far.

@@ -78,23 +78,66 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     F: FrameStreams,
 {
-    let (input_tx, input_rx) = mpsc::channel(FRAME_QUEUE);
-    let (event_tx, mut event_rx) = mpsc::channel(FRAME_QUEUE);
-    let (control_tx, mut control_rx) = mpsc::channel(CONTROL_QUEUE);
-    let report = sink.spawn(input_rx, event_tx, connected_at.into_std())?;
-    let reader = tokio::spawn(read_frames(frames, input_tx));
-    let control = tokio::spawn(read_control(control_recv, control_tx));
-
-    let end = drive(&mut control_send, &mut control_rx, &mut event_rx, deadline).await;
-
-    // Stop reading; the sink drains what is queued, then sees its input closed.
-    reader.abort();
-    control.abort();
-    drop(event_rx);
-    let report = report
-        .await
-        .map_err(|_| ViewError::DecoderThread("it stopped without a report".into()))??;
+    let mut receiving = Receiving::start(sink, frames, control_recv, connected_at)?;
+    let end = drive(
+        &mut control_send,
+        &mut receiving.control,
+        &mut receiving.events,
+        deadline,
+    )
+    .await;
+    let report = receiving.finish().await?;
     Ok(WatchOutcome { end, report })
+}
+
+/// The tasks and the thread that receive a session: frame streams to the decoding thread,
+/// control messages to a queue.
+#[derive(Debug)]
+pub struct Receiving {
+    /// What the decoding thread asks for.
+    pub events: mpsc::Receiver<SinkEvent>,
+    /// Control messages from the gateway, in order; an error ends them.
+    pub control: mpsc::Receiver<Result<ToViewer, WireError>>,
+    reader: tokio::task::JoinHandle<()>,
+    control_reader: tokio::task::JoinHandle<()>,
+    report: tokio::sync::oneshot::Receiver<Result<SinkReport, ViewError>>,
+}
+
+impl Receiving {
+    /// Starts the decoding thread and the readers of frames and control messages.
+    pub fn start<R, F>(
+        sink: Sink,
+        frames: F,
+        control_recv: R,
+        connected_at: Instant,
+    ) -> Result<Self, ViewError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        F: FrameStreams,
+    {
+        let (input_tx, input_rx) = mpsc::channel(FRAME_QUEUE);
+        let (event_tx, events) = mpsc::channel(FRAME_QUEUE);
+        let (control_tx, control) = mpsc::channel(CONTROL_QUEUE);
+        let report = sink.spawn(input_rx, event_tx, connected_at.into_std())?;
+        Ok(Self {
+            events,
+            control,
+            reader: tokio::spawn(read_frames(frames, input_tx)),
+            control_reader: tokio::spawn(read_control(control_recv, control_tx)),
+            report,
+        })
+    }
+
+    /// Stops reading; the decoding thread drains what is queued, sees its input closed and
+    /// reports.
+    pub async fn finish(self) -> Result<SinkReport, ViewError> {
+        self.reader.abort();
+        self.control_reader.abort();
+        drop(self.events);
+        self.report
+            .await
+            .map_err(|_| ViewError::DecoderThread("it stopped without a report".into()))?
+    }
 }
 
 async fn drive<W: AsyncWrite + Unpin>(

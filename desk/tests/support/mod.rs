@@ -224,6 +224,8 @@ fn route(
                 pin: None,
                 channel: "Support".into(),
                 assignee: Some("ann@example.org".into()),
+                invited: Vec::new(),
+                private: false,
                 machine_name: Some("pc-01".into()),
                 agent_online: true,
                 remote: RemoteState::NotRequested,
@@ -235,7 +237,7 @@ fn route(
             shown.pin = Some(PIN.into());
             ok(201, &shown)
         }
-        ("GET", ["sessions"]) => ok(200, &state.sessions),
+        ("GET", ["sessions"] | ["sessions", ""]) => ok(200, &state.sessions),
         (_, ["sessions", id, rest @ ..]) => {
             let polls = &mut state.polls_before_answer;
             let answer = state.answer;
@@ -267,6 +269,12 @@ fn route(
                     ok(200, session)
                 }
                 ("GET", ["pin"]) => ok(200, &PinView { pin: PIN.into() }),
+                ("GET", ["link"]) => ok(
+                    200,
+                    &sos_transport::api::LinkView {
+                        link: session.link.clone(),
+                    },
+                ),
                 _ => error(404, "no such endpoint"),
             }
         }
