@@ -43,9 +43,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let identity = ServerIdentity::load_or_generate(&config.data, &names)?;
     let store = Store::open(&config.data)
         .with_context(|| format!("cannot open the database in {}", config.data.display()))?;
-    let keys = Keys::from_master(&load_master_key(&config.data)?);
+    let master = load_master_key(&config.data)?;
+    let keys = Keys::from_master(&master);
 
-    let quic = endpoint::server(config.quic, &identity)?;
+    let quic = endpoint::server_with_reset_key(config.quic, &identity, &keys.quic_reset_key())?;
     let quic_addr = quic.local_addr()?;
 
     let tls = identity.server_config(&[b"http/1.1"])?;

@@ -127,7 +127,12 @@ impl Gw {
             }
         ));
         self.desk
-            .agent_event(id, SessionAction::AgentRegistered, Some("pc-01"))
+            .agent_event(
+                id,
+                SessionAction::AgentRegistered,
+                Some("pc-01"),
+                "quic test",
+            )
             .unwrap();
         rx
     }
@@ -289,6 +294,7 @@ async fn a_session_from_creation_to_close() {
                 decision: ConsentDecision::Grant { control: true },
             },
             None,
+            "quic test",
         )
         .unwrap();
     let (status, body) = gw

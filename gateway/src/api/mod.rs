@@ -141,7 +141,15 @@ impl FromRequestParts<Arc<Desk>> for Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError(DeskError::Unauthorized))?;
-        Ok(Auth(desk.authenticate(token.trim())?))
+        let mut user = desk.authenticate(token.trim())?;
+        user.origin = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(
+                || "https".to_string(),
+                |info| format!("https {}", crate::relay::redact_addr(info.0)),
+            );
+        Ok(Auth(user))
     }
 }
 

@@ -58,6 +58,7 @@ pub fn token_hash(token: &str) -> String {
 pub struct Keys {
     lookup: hmac::Key,
     seal: LessSafeKey,
+    reset: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -73,12 +74,24 @@ impl Keys {
         let derive = |label: &[u8]| hmac::sign(&root, label);
         let lookup = hmac::Key::new(hmac::HMAC_SHA256, derive(b"sosdesk pin lookup v1").as_ref());
         let seal_key = derive(b"sosdesk pin seal v1");
+        let mut reset = [0u8; 32];
+        reset.copy_from_slice(derive(b"sosdesk quic reset v1").as_ref());
         // AES-256 takes exactly the 32 bytes of an HMAC-SHA256 tag.
         let seal = match UnboundKey::new(&AES_256_GCM, seal_key.as_ref()) {
             Ok(key) => LessSafeKey::new(key),
             Err(_) => unreachable!("HMAC-SHA256 output is a valid AES-256 key"),
         };
-        Self { lookup, seal }
+        Self {
+            lookup,
+            seal,
+            reset,
+        }
+    }
+
+    /// Key of the QUIC stateless resets, the same across restarts so clients of a crashed
+    /// gateway learn at once that their connection is gone.
+    pub fn quic_reset_key(&self) -> [u8; 32] {
+        self.reset
     }
 
     /// Lookup hash of a PIN (hex).

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::access::builtin_role;
+use crate::domain::access::{Permission, builtin_role};
 use proptest::prelude::*;
 
 const SHARED: ChannelRef = ChannelRef {
@@ -220,6 +220,22 @@ proptest! {
                 let mut expected = before.clone();
                 expected.tick(now);
                 prop_assert_eq!(&s, &expected, "a refused action changes nothing but expiry");
+            }
+            if result.is_ok() {
+                let by_releaser = by.as_ref().is_some_and(|a| a.has(Permission::Release));
+                match &action {
+                    SessionAction::Assign { to } if before.assignee.is_some_and(|a| a != to.id) => {
+                        prop_assert!(by_releaser, "transfer to another technician needs release");
+                    }
+                    SessionAction::Release => prop_assert!(by_releaser, "release needs release"),
+                    SessionAction::TransferToChannel { to, .. } => {
+                        prop_assert!(by.as_ref().is_some_and(|a| a.may_use_channel(*to)), "target channel access");
+                    }
+                    _ => {}
+                }
+                if let Some(a) = &by {
+                    prop_assert!(before.visible_to(a), "nobody acts on a session they cannot see");
+                }
             }
             if let (Ok(()), SessionAction::StartRemote) = (&result, &action) {
                 live_input_before_grant |= !matches!(before.remote, RemoteState::Granted { .. });

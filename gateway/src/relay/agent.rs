@@ -40,6 +40,7 @@ pub(super) async fn serve(
     hello: AgentHello,
 ) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
+    let origin = format!("quic {}", super::redact_addr(connection.remote_address()));
     if let Err(e) = desk.check_licence() {
         tracing::warn!("end-user app refused: {e}");
         return refuse(&connection, &mut send, Refusal::Licence, started).await;
@@ -97,7 +98,7 @@ pub(super) async fn serve(
         connection.close(close_code::REFUSED.into(), b"pin not accepted");
         return Ok(());
     }
-    if let Err(e) = desk.agent_event(&id, SessionAction::AgentRegistered, Some(&machine)) {
+    if let Err(e) = desk.agent_event(&id, SessionAction::AgentRegistered, Some(&machine), &origin) {
         desk.live
             .detach_agent(&id, connection_id, EndReason::AgentDisconnected);
         write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
@@ -117,7 +118,7 @@ pub(super) async fn serve(
     }));
     tokio::spawn(relay_frames(desk.clone(), connection.clone(), id.clone()));
 
-    let stopped = control_loop(&desk, &id, &mut recv).await;
+    let stopped = control_loop(&desk, &id, &mut recv, &origin).await;
     let bound = desk.live.detach_agent(
         &id,
         connection_id,
@@ -128,19 +129,19 @@ pub(super) async fn serve(
         },
     );
     if stopped {
-        desk.agent_event(&id, SessionAction::StoppedByUser, None)?;
+        desk.agent_event(&id, SessionAction::StoppedByUser, None, &origin)?;
         tracing::info!(session = %id, "end user stopped the session");
         connection.close(close_code::NORMAL.into(), b"stopped");
     } else if bound {
         // Lost without a stop: the session waits for the app to come back.
-        let _ = desk.agent_event(&id, SessionAction::AgentLost, None);
+        let _ = desk.agent_event(&id, SessionAction::AgentLost, None, &origin);
         tracing::info!(session = %id, "end-user app disconnected");
     }
     Ok(())
 }
 
 /// Reads the app's control messages; returns true when the end user stopped.
-async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream) -> bool {
+async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream, origin: &str) -> bool {
     loop {
         let message: FromAgent = match read_message(recv).await {
             Ok(Some(m)) => m,
@@ -155,7 +156,7 @@ async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream) -> bo
                     request_id,
                     decision,
                 };
-                match desk.agent_event(id, action, None) {
+                match desk.agent_event(id, action, None, origin) {
                     Ok(_) => desk.live.set_grant(
                         id,
                         match decision {

@@ -237,6 +237,8 @@ impl Live {
         };
         if let Some(v) = session.viewers.remove(&viewer) {
             v.slot.close();
+            // Whatever that technician held down is released on the end user's machine.
+            let _ = session.agent.tx.try_send(ToAgent::ViewerLeft { viewer });
             if v.watch && !session.viewers.values().any(|v| v.watch) {
                 let _ = session.agent.tx.try_send(ToAgent::StopStream);
             }
@@ -285,9 +287,10 @@ impl Live {
         };
         session.grant = None;
         let had_watchers = session.viewers.values().any(|v| v.watch);
-        for (_, v) in session.viewers.drain() {
+        for (viewer, v) in session.viewers.drain() {
             v.slot.close();
             let _ = v.tx.try_send(ToViewer::End(reason));
+            let _ = session.agent.tx.try_send(ToAgent::ViewerLeft { viewer });
         }
         if had_watchers {
             let _ = session.agent.tx.try_send(ToAgent::StopStream);

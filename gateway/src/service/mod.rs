@@ -292,8 +292,13 @@ impl Desk {
         let now = self.clock.now();
         if row.session.tick(now) {
             self.store.save_session(&row.session, None)?;
-            self.store
-                .audit(id, now, "gateway", "expired", "channel expiry passed")?;
+            self.store.audit(
+                id,
+                now,
+                ("gateway", "gateway"),
+                "expired",
+                "channel expiry passed",
+            )?;
             self.live.end(id, sos_transport::wire::EndReason::Expired);
             self.announce(&row.session, "expired");
         }
@@ -317,7 +322,8 @@ impl Desk {
         let now = self.clock.now();
         row.session.apply(Some(&actor), action, now)?;
         self.store.save_session(&row.session, None)?;
-        self.store.audit(id, now, &user.email, audit, detail)?;
+        self.store
+            .audit(id, now, (&user.email, &user.origin), audit, detail)?;
         self.announce(&row.session, audit);
         Ok(row)
     }

@@ -79,7 +79,7 @@ impl Desk {
         self.store.audit(
             &id,
             now,
-            &user.email,
+            (&user.email, &user.origin),
             "created",
             &format!("in {}", channel.name),
         )?;
@@ -273,6 +273,7 @@ impl Desk {
         id: &str,
         action: SessionAction,
         machine_name: Option<&str>,
+        origin: &str,
     ) -> Result<Session, DeskError> {
         let mut row = self.load(id)?;
         let now = self.clock.now();
@@ -301,7 +302,8 @@ impl Desk {
             SessionAction::StoppedByUser => ("stopped_by_user", String::new()),
             other => ("event", format!("{other:?}")),
         };
-        self.store.audit(id, now, "end user", what, &detail)?;
+        self.store
+            .audit(id, now, ("end user", origin), what, &detail)?;
         self.announce(&row.session, what);
         Ok(row.session)
     }

@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 2: where each audited action came from.
+    "ALTER TABLE audit ADD COLUMN origin TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Brings the schema to the newest version.

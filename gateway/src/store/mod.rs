@@ -91,18 +91,20 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends an audit event.
+    /// Appends an audit event; `actor` is who acted and from where.
     pub fn audit(
         &self,
         session_id: &str,
         at: i64,
-        actor: &str,
+        actor: (&str, &str),
         action: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
+        let (who, origin) = actor;
         self.conn().execute(
-            "INSERT INTO audit (session_id, at, actor, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            (session_id, at, actor, action, detail),
+            "INSERT INTO audit (session_id, at, actor, origin, action, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            (session_id, at, who, origin, action, detail),
         )?;
         Ok(())
     }
@@ -114,14 +116,15 @@ impl Store {
     ) -> Result<Vec<sos_transport::api::AuditEvent>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT at, actor, action, detail FROM audit WHERE session_id = ?1 ORDER BY id",
+            "SELECT at, actor, origin, action, detail FROM audit WHERE session_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([session_id], |r| {
             Ok(sos_transport::api::AuditEvent {
                 at: r.get(0)?,
                 actor: r.get(1)?,
-                action: r.get(2)?,
-                detail: r.get(3)?,
+                origin: r.get(2)?,
+                action: r.get(3)?,
+                detail: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

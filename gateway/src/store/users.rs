@@ -20,6 +20,9 @@ pub struct User {
     pub name: String,
     /// Role name (built-in `owner`, `admin`, `technician`, or a custom role).
     pub role: String,
+    /// Where the current request came from (network part only, for the audit log); empty
+    /// outside a request.
+    pub origin: String,
 }
 
 fn hash_password(password: &str) -> Result<String, StoreError> {
@@ -37,6 +40,7 @@ fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
             email: r.get(1)?,
             name: r.get(2)?,
             role: r.get(3)?,
+            origin: String::new(),
         },
         r.get(4)?,
     ))
@@ -70,6 +74,7 @@ impl Store {
                 email: email.to_string(),
                 name: name.to_string(),
                 role: role.to_string(),
+                origin: String::new(),
             }),
         }
     }
