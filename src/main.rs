@@ -1,14 +1,17 @@
 //! `sos`: the end-user app of sosdesk. Joins a support session with a PIN and shares the
-//! screen only after the end user allows it. Thin: parses arguments, asks for the PIN when
-//! needed, wires the terminal to `sos_agent::run`, and turns the outcome into an exit code.
+//! screen only after the end user allows it. Thin: checks the baked branding ([`branded`]),
+//! parses arguments, finds the PIN (from the app's file name in branded builds, else asked
+//! for), wires the terminal to `sos_agent::run`, and turns the outcome into an exit code.
+
+mod branded;
 
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use sos_agent::pipeline::PipelineConfig;
 use sos_agent::platform::x11::X11Platform;
+use sos_agent::preset::PresetError;
 use sos_agent::{
-    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, SessionConfig, StdoutConsole,
-    Trust, console, machine,
+    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, SessionConfig, console, machine,
 };
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -24,6 +27,8 @@ const EXIT_UNREACHABLE: u8 = 4;
 const EXIT_LOST: u8 = 5;
 /// Exit status for a bad or missing PIN on the command line.
 const EXIT_USAGE: u8 = 2;
+/// Exit status when the baked branding does not match its signature.
+const EXIT_TAMPERED: u8 = 6;
 
 /// Share your screen with a support technician — only after you allow it.
 ///
@@ -34,9 +39,10 @@ const EXIT_USAGE: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "sos", version)]
 struct Args {
-    /// Gateway address from your technician, as host:port.
+    /// Gateway address from your technician, as host:port. Branded builds have their
+    /// gateway built in and refuse this.
     #[arg(long, env = "SOS_GATEWAY", value_name = "HOST:PORT")]
-    gateway: String,
+    gateway: Option<String>,
 
     /// The 9-digit session PIN (spaces and dashes are ignored). Asked for when missing.
     #[arg(long, value_name = "DIGITS")]
@@ -67,6 +73,16 @@ struct Args {
     /// Most frames per second.
     #[arg(long, hide = true, default_value_t = 30.0)]
     max_fps: f32,
+
+    /// Seconds a technician's key or mouse button may stay down before it is released.
+    #[arg(long, hide = true, default_value_t = sos_agent::injector::HELD_LIMIT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    held_key_limit_secs: u64,
+
+    /// Seconds to keep reconnecting after the connection drops or the gateway restarts
+    /// (0: end at once).
+    #[arg(long, hide = true, default_value_t = 600)]
+    reconnect_secs: u64,
 }
 
 /// Ways to ask the end user.
@@ -78,6 +94,14 @@ enum ConsentMode {
 
 fn main() -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    // Before anything else: a changed byte in the baked branding stops the app.
+    let branding = match branded::open() {
+        Ok(branding) => branding,
+        Err(tampered) => {
+            println!("{tampered}");
+            return Ok(ExitCode::from(EXIT_TAMPERED));
+        }
+    };
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -88,21 +112,48 @@ fn main() -> anyhow::Result<ExitCode> {
         .init();
     let ConsentMode::Terminal = args.consent;
 
-    let pin = match read_pin(args.pin.as_deref()) {
+    let target = match branded::target(
+        branding.as_ref(),
+        args.gateway.as_deref(),
+        &args.cert_sha256,
+    ) {
+        Ok(target) => target,
+        Err(message) => {
+            println!("{message}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    if let Some(branding) = &branding {
+        println!("{}", branded::banner(branding));
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+
+    let found = match args.pin {
+        Some(_) => None,
+        None => runtime.block_on(branded::pin_from_file_name(&target)),
+    };
+    let pin = match found {
+        Some(Ok(pin)) => Ok(pin),
+        Some(Err(error @ PresetError::Untrusted { .. })) => {
+            println!("{error}");
+            return Ok(ExitCode::from(EXIT_UNREACHABLE));
+        }
+        Some(Err(error)) => {
+            println!("{error}");
+            read_pin(None)
+        }
+        None => read_pin(args.pin.as_deref()),
+    };
+    let pin = match pin {
         Ok(pin) => pin,
         Err(message) => {
             println!("{message}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    let trust = if args.cert_sha256.is_empty() {
-        Trust::SystemRoots
-    } else {
-        Trust::Pinned(args.cert_sha256.clone())
-    };
     let config = AgentConfig {
-        gateway: args.gateway.clone(),
-        trust,
+        gateway: target.gateway.clone(),
+        trust: target.trust.clone(),
         pin,
         machine_name: args.name.clone().unwrap_or_else(machine::machine_name),
         os: machine::os_description(),
@@ -113,15 +164,17 @@ fn main() -> anyhow::Result<ExitCode> {
             max_fps: args.max_fps,
             ..PipelineConfig::default()
         },
+        held_key_limit: Duration::from_secs(args.held_key_limit_secs),
+        reconnect_for: Duration::from_secs(args.reconnect_secs),
     };
 
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let outcome = runtime.block_on(async {
         let (commands_tx, commands) = tokio::sync::mpsc::channel::<Command>(16);
         console::spawn_stdin_reader(commands_tx.clone()).context("cannot read the terminal")?;
         console::spawn_signal_handlers(commands_tx);
         let platform = Arc::new(X11Platform::default());
-        anyhow::Ok(sos_agent::run(config, platform, &mut StdoutConsole, commands).await)
+        let mut console = branded::BrandedConsole::new(branding.as_ref());
+        anyhow::Ok(sos_agent::run(config, platform, &mut console, commands).await)
     })?;
     // The stdin thread may still be blocked reading; do not wait for it.
     runtime.shutdown_timeout(Duration::from_millis(100));

@@ -12,6 +12,7 @@
 // Tests may panic on unexpected errors: that is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod brand;
 mod demo;
 mod gateway;
 mod output;
@@ -45,6 +46,7 @@ use crate::workspace::Workspace;
         cargo xtask run --demo   play a whole support session by itself, record it, exit\n  \
         cargo xtask run          local gateway in the foreground, with the commands to try\n  \
         cargo xtask test         every check and test (what CI runs)\n  \
+        cargo xtask brand --config acme.toml --out dist   a branded end-user app\n  \
         cargo xtask setup        only install the missing system packages"
 )]
 struct Cli {
@@ -75,6 +77,13 @@ enum Command {
     Test(test::TestArgs),
     /// The same as `test`: what CI runs (.ci/run).
     Ci(test::TestArgs),
+    /// Build a branded end-user app from a signed branding.toml.
+    ///
+    /// Validates the branding, builds `sos` in release mode with it baked in (in
+    /// target/branded, leaving the usual build alone), copies it to the output folder under
+    /// the product's name, checks that it starts, and prints its size and SHA-256. Sign the
+    /// branding first on the gateway: `sos-gateway branding sign branding.toml`.
+    Brand(brand::BrandArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,5 +113,6 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) if args.demo => demo::run(&workspace, &args, &shutdown),
         Command::Run(args) => run::run(&workspace, &args, &shutdown),
         Command::Test(args) | Command::Ci(args) => test::run(&workspace, &args, &shutdown),
+        Command::Brand(args) => brand::run(&workspace, &args, &shutdown),
     }
 }

@@ -28,6 +28,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("libxtst-dev", "input injection (XTest)"),
     ("libxkbcommon-dev", "keyboard layouts in the viewer"),
     (
+        "libxkbcommon-x11-0",
+        "the viewer window (winit loads it at start)",
+    ),
+    (
         "xvfb",
         "the virtual X display of the system tests and the demo",
     ),
