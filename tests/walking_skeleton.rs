@@ -382,7 +382,7 @@ fn pin_consent_stream_input_and_close_end_to_end() {
         &[("DISPLAY", xvfb.display.as_str())],
     );
     assert!(!again.status.success(), "a closed session's PIN is refused");
-    let text = format!("{}", describe(&again));
+    let text = describe(&again);
     assert!(text.contains("PIN not accepted"), "{text}");
 
     // Secrets stay out of the logs.

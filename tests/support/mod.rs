@@ -5,9 +5,13 @@
 
 #![allow(dead_code)]
 
+pub mod keymap;
 pub mod procs;
+pub mod screens;
+pub mod stack;
 pub mod xclient;
 pub mod xvfb;
+pub mod xwindow;
 
 use std::path::PathBuf;
 

@@ -93,6 +93,12 @@ impl Running {
         );
     }
 
+    /// Kills the child with SIGKILL and waits for it.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// A copy of everything printed so far.
     pub fn transcript(&self) -> String {
         self.transcript.lock().unwrap().clone()

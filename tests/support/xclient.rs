@@ -2,6 +2,7 @@
 //! records the key and button events it receives; also captures the root window and
 //! reads the pointer position, as an observer independent of the agent.
 
+use super::keymap::{self, Keymap};
 use std::sync::{Arc, Mutex};
 use x11rb::connection::Connection;
 use x11rb::protocol::Event;
@@ -19,6 +20,42 @@ pub enum Seen {
     Button { button: u8, x: i16, y: i16 },
 }
 
+/// An input event seen by the window, in full: keys with the keysym they produce given the
+/// keyboard mapping and modifier state at the time, buttons and motion with positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum XEvent {
+    /// A key went down.
+    KeyPress {
+        keycode: u8,
+        keysym: u32,
+        state: u16,
+        time: u32,
+    },
+    /// A key came up.
+    KeyRelease {
+        keycode: u8,
+        keysym: u32,
+        state: u16,
+    },
+    /// A button went down at a root position.
+    ButtonPress {
+        button: u8,
+        x: i16,
+        y: i16,
+        state: u16,
+        time: u32,
+    },
+    /// A button came up at a root position.
+    ButtonRelease {
+        button: u8,
+        x: i16,
+        y: i16,
+        state: u16,
+    },
+    /// The pointer moved over the window.
+    Motion { x: i16, y: i16, state: u16 },
+}
+
 /// The test's own X client.
 pub struct XClient {
     conn: Arc<RustConnection>,
@@ -28,6 +65,8 @@ pub struct XClient {
     height: u16,
     /// Events seen so far.
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// Every key, button and motion event seen so far, in full.
+    pub events: Arc<Mutex<Vec<XEvent>>>,
 }
 
 /// Known screen content: smooth gradients, solid blocks and thin, sharp "text-like" strokes.
@@ -104,7 +143,13 @@ impl XClient {
             &CreateWindowAux::new()
                 .background_pixmap(pixmap)
                 .override_redirect(1)
-                .event_mask(EventMask::KEY_PRESS | EventMask::BUTTON_PRESS),
+                .event_mask(
+                    EventMask::KEY_PRESS
+                        | EventMask::KEY_RELEASE
+                        | EventMask::BUTTON_PRESS
+                        | EventMask::BUTTON_RELEASE
+                        | EventMask::POINTER_MOTION,
+                ),
         )
         .unwrap();
         conn.map_window(window).unwrap();
@@ -113,11 +158,18 @@ impl XClient {
         x11rb::wrapper::ConnectionExt::sync(&*conn).unwrap();
 
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (conn2, seen2) = (conn.clone(), seen.clone());
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (conn2, seen2, events2) = (conn.clone(), seen.clone(), events.clone());
         let min_keycode = conn.setup().min_keycode;
         let max_keycode = conn.setup().max_keycode;
         std::thread::spawn(move || {
+            let mut keys = Keymap::fetch(&conn2, min_keycode, max_keycode);
             while let Ok(event) = conn2.wait_for_event() {
+                if let Some(full) =
+                    full_event(&event, &conn2, &mut keys, (min_keycode, max_keycode))
+                {
+                    events2.lock().unwrap().push(full);
+                }
                 let item = match event {
                     Event::KeyPress(e) => {
                         let mapping = conn2
@@ -150,7 +202,42 @@ impl XClient {
             width,
             height,
             seen,
+            events,
         }
+    }
+
+    /// The full events seen so far.
+    pub fn events(&self) -> Vec<XEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    /// Forgets the events seen so far (both records).
+    pub fn clear(&self) {
+        self.events.lock().unwrap().clear();
+        self.seen.lock().unwrap().clear();
+    }
+
+    /// The text typed: characters of key presses made without Ctrl, Alt or Super.
+    pub fn typed(&self) -> String {
+        self.events()
+            .iter()
+            .filter_map(|e| match e {
+                XEvent::KeyPress { keysym, state, .. }
+                    if state & (keymap::CONTROL | keymap::MOD1 | keymap::MOD4) == 0 =>
+                {
+                    keymap::keysym_char(*keysym)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Keycodes held down now.
+    pub fn keys_down(&self) -> Vec<u8> {
+        let keys = self.conn.query_keymap().unwrap().reply().unwrap();
+        (0..=255u8)
+            .filter(|k| keys.keys[usize::from(*k / 8)] & (1 << (k % 8)) != 0)
+            .collect()
     }
 
     /// Keeps a small square moving in the bottom-right corner (a changing screen) until
@@ -244,4 +331,57 @@ impl Drop for Animation {
         self.0.store(true, std::sync::atomic::Ordering::Relaxed);
         std::thread::sleep(std::time::Duration::from_millis(60));
     }
+}
+
+/// The full record of an input event, resolving keysyms with the mapping current at the
+/// event (refreshed when the server announces a mapping change, or when a key arrives whose
+/// keycode the copy does not know yet).
+fn full_event(
+    event: &Event,
+    conn: &RustConnection,
+    keys: &mut Keymap,
+    (min_keycode, max_keycode): (u8, u8),
+) -> Option<XEvent> {
+    let mut keysym = |keycode: u8, state: u16| {
+        if keys.is_unmapped(keycode) {
+            *keys = Keymap::fetch(conn, min_keycode, max_keycode);
+        }
+        keys.keysym(keycode, state)
+    };
+    Some(match event {
+        Event::MappingNotify(_) => {
+            *keys = Keymap::fetch(conn, min_keycode, max_keycode);
+            return None;
+        }
+        Event::KeyPress(e) => XEvent::KeyPress {
+            keycode: e.detail,
+            keysym: keysym(e.detail, e.state.into()),
+            state: e.state.into(),
+            time: e.time,
+        },
+        Event::KeyRelease(e) => XEvent::KeyRelease {
+            keycode: e.detail,
+            keysym: keysym(e.detail, e.state.into()),
+            state: e.state.into(),
+        },
+        Event::ButtonPress(e) => XEvent::ButtonPress {
+            button: e.detail,
+            x: e.root_x,
+            y: e.root_y,
+            state: e.state.into(),
+            time: e.time,
+        },
+        Event::ButtonRelease(e) => XEvent::ButtonRelease {
+            button: e.detail,
+            x: e.root_x,
+            y: e.root_y,
+            state: e.state.into(),
+        },
+        Event::MotionNotify(e) => XEvent::Motion {
+            x: e.root_x,
+            y: e.root_y,
+            state: e.state.into(),
+        },
+        _ => return None,
+    })
 }

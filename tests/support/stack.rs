@@ -1,0 +1,186 @@
+//! The system for a test: a gateway on free loopback ports with a temporary data folder, a
+//! technician logged in through `sos-desk`, and granted sessions with the end-user app
+//! answering the permission prompt.
+//!
+//! NOTE: reconstructed by the input-fidelity session after it overwrote this file by
+//! mistake (same API as used by `native_viewer.rs`: `Gateway::start`, `Desk::login`,
+//! `Desk::granted_session`, `Desk::command`, `Desk::ok`); the original author should check it.
+
+use super::binary;
+use super::procs::{Running, describe, run};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+const EMAIL: &str = "tina@example.com";
+
+/// A running gateway with one technician account.
+pub struct Gateway {
+    /// The `sos-gateway serve` process.
+    pub process: Running,
+    /// HTTPS console address.
+    pub console: String,
+    /// QUIC address for the end-user app.
+    pub quic: String,
+    /// SHA-256 fingerprint of its certificate.
+    pub cert: String,
+}
+
+impl Gateway {
+    /// Adds a technician and starts the gateway on free loopback ports, with its data in
+    /// `work/gateway`.
+    pub fn start(work: &Path) -> Self {
+        let data = work.join("gateway");
+        let data = data.to_str().unwrap();
+        let gateway_bin = binary("sos-gateway");
+        let out = run(
+            &gateway_bin,
+            &[
+                "user",
+                "add",
+                "--data",
+                data,
+                "--email",
+                EMAIL,
+                "--name",
+                "Tina Tech",
+                "--role",
+                "technician",
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+            &[],
+        );
+        assert!(out.status.success(), "user add: {}", describe(&out));
+        let mut serve = Command::new(&gateway_bin);
+        serve.args(["serve", "--data", data, "--listen", "127.0.0.1:0"]);
+        serve.args(["--quic", "127.0.0.1:0", "--organisation", "Example Support"]);
+        let process = Running::spawn("sos-gateway", serve);
+        let field = |prefix: &str, wait: u64| {
+            process
+                .expect_line(prefix, Duration::from_secs(wait))
+                .trim_start_matches(prefix)
+                .trim()
+                .to_string()
+        };
+        let console = field("console: ", 20);
+        let quic = field("quic: ", 5);
+        let cert = field("cert-sha256: ", 5);
+        Self {
+            process,
+            console,
+            quic,
+            cert,
+        }
+    }
+}
+
+/// The technician's CLI with its own login file.
+pub struct Desk {
+    bin: PathBuf,
+    config: PathBuf,
+}
+
+impl Desk {
+    /// Logs the technician in to `gateway`, pinning its certificate; the login is kept in
+    /// `work/desk.json`.
+    pub fn login(gateway: &Gateway, work: &Path) -> Self {
+        let desk = Self {
+            bin: binary("sos-desk"),
+            config: work.join("desk.json"),
+        };
+        let login = run(
+            &desk.bin,
+            &[
+                "--config",
+                desk.config.to_str().unwrap(),
+                "login",
+                "--gateway",
+                &gateway.console,
+                "--email",
+                EMAIL,
+                "--password-stdin",
+                "--cert-sha256",
+                &gateway.cert,
+            ],
+            &format!("{PASSWORD}\n"),
+            &[],
+        );
+        assert!(login.status.success(), "login: {}", describe(&login));
+        desk
+    }
+
+    /// `sos-desk --config FILE ARGS`, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command.arg("--config").arg(&self.config).args(args);
+        command
+    }
+
+    /// Starts `sos-desk ARGS` in the background; it is killed when the handle drops.
+    pub fn spawn(&self, args: &[&str]) -> crate::support::procs::Running {
+        crate::support::procs::Running::spawn("sos-desk", self.command(args))
+    }
+
+    /// Runs `sos-desk ARGS` to completion.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["--config", self.config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run(&self.bin, &full, "", &[])
+    }
+
+    /// Runs `sos-desk ARGS`, which must succeed; returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "sos-desk {args:?} failed: {}",
+            describe(&out)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `sos-desk ARGS` and parses its JSON output.
+    pub fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).expect("sos-desk --json prints JSON")
+    }
+
+    /// Waits until `session show` satisfies `check`.
+    pub fn wait_for(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let show = self.json(&["session", "show", id, "--json"]);
+            if check(&show) {
+                return show;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "session never became {what}: {show}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Creates a session, starts the end-user app on `display` and has the end user grant
+    /// control; returns the session id and the running app.
+    pub fn granted_session(&self, gateway: &Gateway, display: &str) -> (String, Running) {
+        let session = self.json(&["session", "new", "--json"]);
+        let id = session["id"].as_str().unwrap().to_string();
+        let pin = session["pin"].as_str().unwrap().to_string();
+        let mut agent_cmd = Command::new(binary("sos"));
+        agent_cmd
+            .args(["--gateway", &gateway.quic, "--pin", &pin])
+            .args(["--cert-sha256", &gateway.cert, "--consent", "terminal"])
+            .env("DISPLAY", display);
+        let mut agent = Running::spawn("sos", agent_cmd);
+        agent.expect_line("Waiting", Duration::from_secs(20));
+        self.wait_for(&id, "active", |s| s["status"] == "active");
+        self.ok(&["session", "request", &id, "--wait", "0"]);
+        agent.expect_line("[y/N]", Duration::from_secs(10));
+        agent.send_line("y");
+        self.wait_for(&id, "granted", |s| s["remote"]["state"] == "granted");
+        (id, agent)
+    }
+}
