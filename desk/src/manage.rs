@@ -214,14 +214,15 @@ pub fn channel_table(channels: &[ChannelView]) -> String {
 /// A readable table of audit events.
 pub fn audit_table(events: &[AuditEvent]) -> String {
     let mut text = format!(
-        "{:<20} {:<24} {:<18} {}\n",
-        "WHEN (UTC)", "WHO", "WHAT", "DETAIL"
+        "{:<20} {:<24} {:<18} {:<18} {}\n",
+        "WHEN (UTC)", "WHO", "FROM", "WHAT", "DETAIL"
     );
     for e in events {
         text.push_str(&format!(
-            "{:<20} {:<24} {:<18} {}\n",
+            "{:<20} {:<24} {:<18} {:<18} {}\n",
             output::format_time(e.at),
             e.actor,
+            e.origin,
             e.action,
             e.detail
         ));
