@@ -425,3 +425,43 @@ pub struct FrameHeader {
     /// Capture time on the agent, microseconds since the Unix epoch (for latency figures).
     pub capture_micros: u64,
 }
+
+/// The character an X keysym name of common punctuation stands for (`minus` is `-`),
+/// as used in [`InputEvent::Key`] names by the viewer and the agent alike.
+pub fn keysym_character(name: &str) -> Option<char> {
+    Some(match name {
+        "minus" => '-',
+        "equal" => '=',
+        "plus" => '+',
+        "comma" => ',',
+        "period" => '.',
+        "slash" => '/',
+        "backslash" => '\\',
+        "semicolon" => ';',
+        "colon" => ':',
+        "apostrophe" => '\'',
+        "quotedbl" => '"',
+        "grave" => '`',
+        "bracketleft" => '[',
+        "bracketright" => ']',
+        "parenleft" => '(',
+        "parenright" => ')',
+        "underscore" => '_',
+        "asterisk" => '*',
+        "at" => '@',
+        "numbersign" => '#',
+        "dollar" => '$',
+        "percent" => '%',
+        "ampersand" => '&',
+        "exclam" => '!',
+        "question" => '?',
+        "less" => '<',
+        "greater" => '>',
+        "bar" => '|',
+        "asciitilde" => '~',
+        "asciicircum" => '^',
+        "braceleft" => '{',
+        "braceright" => '}',
+        _ => return None,
+    })
+}

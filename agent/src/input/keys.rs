@@ -154,7 +154,7 @@ pub fn key_from_name(name: &str) -> Option<Key> {
         "space" | "Space" => Key::Space,
         "Print" => Key::PrintScr,
         "Menu" => Key::LMenu,
-        _ => Key::Unicode(named_character(name)?),
+        _ => Key::Unicode(sos_transport::wire::keysym_character(name)?),
     };
     Some(key)
 }
@@ -187,45 +187,6 @@ fn function_key(n: u8) -> Option<Key> {
         Key::F24,
     ];
     KEYS.get(usize::from(n).checked_sub(1)?).copied()
-}
-
-/// X keysym names of common punctuation.
-fn named_character(name: &str) -> Option<char> {
-    Some(match name {
-        "minus" => '-',
-        "equal" => '=',
-        "plus" => '+',
-        "comma" => ',',
-        "period" => '.',
-        "slash" => '/',
-        "backslash" => '\\',
-        "semicolon" => ';',
-        "colon" => ':',
-        "apostrophe" => '\'',
-        "quotedbl" => '"',
-        "grave" => '`',
-        "bracketleft" => '[',
-        "bracketright" => ']',
-        "parenleft" => '(',
-        "parenright" => ')',
-        "underscore" => '_',
-        "asterisk" => '*',
-        "at" => '@',
-        "numbersign" => '#',
-        "dollar" => '$',
-        "percent" => '%',
-        "ampersand" => '&',
-        "exclam" => '!',
-        "question" => '?',
-        "less" => '<',
-        "greater" => '>',
-        "bar" => '|',
-        "asciitilde" => '~',
-        "asciicircum" => '^',
-        "braceleft" => '{',
-        "braceright" => '}',
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

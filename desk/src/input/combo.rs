@@ -198,41 +198,7 @@ fn character(name: &str) -> Option<char> {
     if let (Some(c), None) = (chars.next(), chars.next()) {
         return (!c.is_control()).then_some(c);
     }
-    Some(match name {
-        "minus" => '-',
-        "equal" => '=',
-        "plus" => '+',
-        "comma" => ',',
-        "period" => '.',
-        "slash" => '/',
-        "backslash" => '\\',
-        "semicolon" => ';',
-        "colon" => ':',
-        "apostrophe" => '\'',
-        "quotedbl" => '"',
-        "grave" => '`',
-        "bracketleft" => '[',
-        "bracketright" => ']',
-        "parenleft" => '(',
-        "parenright" => ')',
-        "underscore" => '_',
-        "asterisk" => '*',
-        "at" => '@',
-        "numbersign" => '#',
-        "dollar" => '$',
-        "percent" => '%',
-        "ampersand" => '&',
-        "exclam" => '!',
-        "question" => '?',
-        "less" => '<',
-        "greater" => '>',
-        "bar" => '|',
-        "asciitilde" => '~',
-        "asciicircum" => '^',
-        "braceleft" => '{',
-        "braceright" => '}',
-        _ => return None,
-    })
+    sos_transport::wire::keysym_character(name)
 }
 
 /// The key of a US keyboard that types `c` (with or without Shift).

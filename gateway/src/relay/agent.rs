@@ -2,7 +2,7 @@
 //! the video frames it sends.
 
 use super::live::{AgentHandle, Frame};
-use super::pump;
+use super::{pump, refuse};
 use crate::domain::SessionAction;
 use crate::service::Desk;
 use bytes::Bytes;
@@ -18,20 +18,6 @@ use tokio::sync::mpsc;
 /// timing tells a guesser nothing.
 const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
 
-async fn refuse(
-    connection: &quinn::Connection,
-    send: &mut quinn::SendStream,
-    refusal: Refusal,
-    started: tokio::time::Instant,
-) -> anyhow::Result<()> {
-    tokio::time::sleep_until(started + REFUSAL_DELAY).await;
-    write_message(send, &ToAgent::Refused(refusal)).await?;
-    let _ = send.finish();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    connection.close(close_code::REFUSED.into(), b"refused");
-    Ok(())
-}
-
 pub(super) async fn serve(
     desk: Arc<Desk>,
     connection: quinn::Connection,
@@ -43,7 +29,13 @@ pub(super) async fn serve(
     let origin = format!("quic {}", super::redact_addr(connection.remote_address()));
     if let Err(e) = desk.check_licence() {
         tracing::warn!("end-user app refused: {e}");
-        return refuse(&connection, &mut send, Refusal::Licence, started).await;
+        return refuse(
+            &connection,
+            &mut send,
+            &ToAgent::Refused(Refusal::Licence),
+            started + REFUSAL_DELAY,
+        )
+        .await;
     }
     let ip = connection.remote_address().ip();
     let now = desk.clock.now();
@@ -53,7 +45,13 @@ pub(super) async fn serve(
         .unwrap_or_else(|p| p.into_inner())
         .check(ip, now);
     if blocked.is_err() {
-        return refuse(&connection, &mut send, Refusal::RateLimited, started).await;
+        return refuse(
+            &connection,
+            &mut send,
+            &ToAgent::Refused(Refusal::RateLimited),
+            started + REFUSAL_DELAY,
+        )
+        .await;
     }
     let registering = desk.agent_registering(hello.pin.expose())?;
     let Some(row) = registering.filter(|r| !desk.live.agent_online(&r.session.id)) else {
@@ -68,7 +66,13 @@ pub(super) async fn serve(
             );
         }
         // Same answer, same timing for unknown, used, closed and expired PINs.
-        return refuse(&connection, &mut send, Refusal::PinNotAccepted, started).await;
+        return refuse(
+            &connection,
+            &mut send,
+            &ToAgent::Refused(Refusal::PinNotAccepted),
+            started + REFUSAL_DELAY,
+        )
+        .await;
     };
     let id = row.session.id.clone();
     let display = hello

@@ -68,6 +68,22 @@ async fn handle(desk: Arc<Desk>, incoming: quinn::Incoming) -> anyhow::Result<()
     }
 }
 
+/// Sends a refusal no sooner than `not_before`, finishes the stream and closes the
+/// connection once the peer had a moment to read why.
+async fn refuse<T: serde::Serialize>(
+    connection: &quinn::Connection,
+    send: &mut quinn::SendStream,
+    message: &T,
+    not_before: tokio::time::Instant,
+) -> anyhow::Result<()> {
+    tokio::time::sleep_until(not_before).await;
+    write_message(send, message).await?;
+    let _ = send.finish();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    connection.close(close_code::REFUSED.into(), b"refused");
+    Ok(())
+}
+
 /// Writes queued messages to a control stream until the queue closes; after a message
 /// for which `is_last` holds, finishes the stream and closes the connection gracefully.
 async fn pump<T: serde::Serialize>(

@@ -1,26 +1,14 @@
 //! One technician connection: authentication, the video it watches and the input it sends.
 
-use super::pump;
+use super::{pump, refuse};
 use crate::domain::ActionError;
 use crate::service::{Desk, DeskError};
-use sos_transport::framing::{read_message, write_frame, write_message};
+use sos_transport::framing::{read_message, write_frame};
 use sos_transport::wire::{
-    FromViewer, InputOutcome, Refusal, ToAgent, ToViewer, ViewerHello, ViewerPurpose, close_code,
+    FromViewer, InputOutcome, Refusal, ToAgent, ToViewer, ViewerHello, ViewerPurpose,
 };
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-async fn refuse(
-    connection: &quinn::Connection,
-    send: &mut quinn::SendStream,
-    refusal: Refusal,
-) -> anyhow::Result<()> {
-    write_message(send, &ToViewer::Refused(refusal)).await?;
-    let _ = send.finish();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    connection.close(close_code::REFUSED.into(), b"refused");
-    Ok(())
-}
 
 pub(super) async fn serve(
     desk: Arc<Desk>,
@@ -31,7 +19,15 @@ pub(super) async fn serve(
 ) -> anyhow::Result<()> {
     let user = match desk.authenticate(hello.token.expose()) {
         Ok(user) => user,
-        Err(_) => return refuse(&connection, &mut send, Refusal::Unauthorized).await,
+        Err(_) => {
+            return refuse(
+                &connection,
+                &mut send,
+                &ToViewer::Refused(Refusal::Unauthorized),
+                tokio::time::Instant::now(),
+            )
+            .await;
+        }
     };
     let id = hello.session_id;
     if let Err(e) = desk.start_remote(&user, &id) {
@@ -45,13 +41,27 @@ pub(super) async fn serve(
             DeskError::Unauthorized => Refusal::Unauthorized,
             _ => Refusal::Forbidden,
         };
-        return refuse(&connection, &mut send, refusal).await;
+        return refuse(
+            &connection,
+            &mut send,
+            &ToViewer::Refused(refusal),
+            tokio::time::Instant::now(),
+        )
+        .await;
     }
     let watch = hello.purpose == ViewerPurpose::Watch;
     let (tx, rx) = mpsc::channel(256);
     let (viewer, display, control, slot) = match desk.live.attach_viewer(&id, watch, tx.clone()) {
         Ok(attached) => attached,
-        Err(refusal) => return refuse(&connection, &mut send, refusal).await,
+        Err(refusal) => {
+            return refuse(
+                &connection,
+                &mut send,
+                &ToViewer::Refused(refusal),
+                tokio::time::Instant::now(),
+            )
+            .await;
+        }
     };
     tracing::info!(session = %id, technician = %user.email, watch, "viewer attached");
     let _ = tx.send(ToViewer::Accepted { display, control }).await;
