@@ -7,55 +7,14 @@
 
 mod support;
 
-use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::binary;
 use support::procs::{Running, describe, run};
+use support::stack::{Desk, Gateway};
 use support::xclient::XClient;
 use support::xvfb::Xvfb;
-
-const PASSWORD: &str = "correct horse battery";
-
-struct Desk<'a> {
-    bin: std::path::PathBuf,
-    config: &'a Path,
-}
-
-impl Desk<'_> {
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let mut full = vec!["--config", self.config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        run(&self.bin, &full, "", &[])
-    }
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "sos-desk {args:?} failed: {}",
-            describe(&out)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).expect("sos-desk --json prints JSON")
-    }
-    fn wait_for(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let show = self.json(&["session", "show", id, "--json"]);
-            if check(&show) {
-                return show;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "session never became {what}: {show}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 /// Reads a binary PPM (P6) into packed BGRA.
 fn read_ppm(path: &Path) -> (u32, u32, Vec<u8>) {
@@ -89,75 +48,14 @@ fn pin_consent_stream_input_and_close_end_to_end() {
     let xvfb = Xvfb::start(1920, 1080);
     let x = XClient::start(&xvfb.display);
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("gateway");
-    let gateway_bin = binary("sos-gateway");
 
-    // A technician and a gateway on free loopback ports.
-    let out = run(
-        &gateway_bin,
-        &[
-            "user",
-            "add",
-            "--data",
-            data.to_str().unwrap(),
-            "--email",
-            "tina@example.com",
-            "--name",
-            "Tina Tech",
-            "--role",
-            "technician",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-        &[],
-    );
-    assert!(out.status.success(), "user add: {}", describe(&out));
-    let mut serve = Command::new(&gateway_bin);
-    serve.args([
-        "serve",
-        "--data",
-        data.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-        "--quic",
-        "127.0.0.1:0",
-        "--organisation",
-        "Example Support",
-    ]);
-    let gateway = Running::spawn("sos-gateway", serve);
-    let console = gateway.expect_line("console: ", Duration::from_secs(20));
-    let quic = gateway.expect_line("quic: ", Duration::from_secs(5));
-    let cert = gateway.expect_line("cert-sha256: ", Duration::from_secs(5));
-    let console = console.trim_start_matches("console: ").trim().to_string();
-    let quic = quic.trim_start_matches("quic: ").trim().to_string();
-    let cert = cert.trim_start_matches("cert-sha256: ").trim().to_string();
+    // A technician and a gateway on free loopback ports; the technician logs in (pinning
+    // the gateway) and creates a session.
+    let gateway = Gateway::start(work.path());
+    let (console, quic, cert) = (&gateway.console, &gateway.quic, &gateway.cert);
     assert!(console.starts_with("https://127.0.0.1:"), "{console}");
     assert_eq!(cert.len(), 64, "{cert}");
-
-    // The technician logs in (pinning the gateway) and creates a session.
-    let config = work.path().join("desk.json");
-    let desk = Desk {
-        bin: binary("sos-desk"),
-        config: &config,
-    };
-    let login = run(
-        &desk.bin,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "login",
-            "--gateway",
-            &console,
-            "--email",
-            "tina@example.com",
-            "--password-stdin",
-            "--cert-sha256",
-            &cert,
-        ],
-        &format!("{PASSWORD}\n"),
-        &[],
-    );
-    assert!(login.status.success(), "login: {}", describe(&login));
+    let desk = Desk::login(&gateway, work.path());
     let session = desk.json(&["session", "new", "--json"]);
     let id = session["id"].as_str().unwrap().to_string();
     let pin = session["pin"].as_str().unwrap().to_string();
@@ -177,7 +75,7 @@ fn pin_consent_stream_input_and_close_end_to_end() {
         &binary("sos"),
         &[
             "--gateway",
-            &quic,
+            quic,
             "--pin",
             &pin,
             "--cert-sha256",
@@ -202,11 +100,11 @@ fn pin_consent_stream_input_and_close_end_to_end() {
     agent_cmd
         .args([
             "--gateway",
-            &quic,
+            quic,
             "--pin",
             &pin,
             "--cert-sha256",
-            &cert,
+            cert,
             "--consent",
             "terminal",
         ])
@@ -377,7 +275,7 @@ fn pin_consent_stream_input_and_close_end_to_end() {
     );
     let again = run(
         &binary("sos"),
-        &["--gateway", &quic, "--pin", &pin, "--cert-sha256", &cert],
+        &["--gateway", quic, "--pin", &pin, "--cert-sha256", cert],
         "",
         &[("DISPLAY", xvfb.display.as_str())],
     );
@@ -386,6 +284,6 @@ fn pin_consent_stream_input_and_close_end_to_end() {
     assert!(text.contains("PIN not accepted"), "{text}");
 
     // Secrets stay out of the logs.
-    let logs = gateway.transcript() + &agent.transcript();
+    let logs = gateway.process.transcript() + &agent.transcript();
     assert!(!logs.contains(&pin), "the PIN appeared in a log:\n{logs}");
 }

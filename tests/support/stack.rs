@@ -1,10 +1,6 @@
 //! The system for a test: a gateway on free loopback ports with a temporary data folder, a
 //! technician logged in through `sos-desk`, and granted sessions with the end-user app
 //! answering the permission prompt.
-//!
-//! NOTE: reconstructed by the input-fidelity session after it overwrote this file by
-//! mistake (same API as used by `native_viewer.rs`: `Gateway::start`, `Desk::login`,
-//! `Desk::granted_session`, `Desk::command`, `Desk::ok`); the original author should check it.
 
 use super::binary;
 use super::procs::{Running, describe, run};
@@ -54,9 +50,16 @@ impl Gateway {
             &[],
         );
         assert!(out.status.success(), "user add: {}", describe(&out));
-        let mut serve = Command::new(&gateway_bin);
-        serve.args(["serve", "--data", data, "--listen", "127.0.0.1:0"]);
-        serve.args(["--quic", "127.0.0.1:0", "--organisation", "Example Support"]);
+        Self::serve(Path::new(data), "127.0.0.1:0", "127.0.0.1:0")
+    }
+
+    /// Starts `sos-gateway serve` on an existing data folder and the given addresses (port 0:
+    /// a free one) and reads the addresses and fingerprint it prints.
+    pub fn serve(data: &Path, listen: &str, quic: &str) -> Self {
+        let mut serve = Command::new(binary("sos-gateway"));
+        serve.arg("serve").arg("--data").arg(data);
+        serve.args(["--listen", listen, "--quic", quic]);
+        serve.args(["--organisation", "Example Support"]);
         let process = Running::spawn("sos-gateway", serve);
         let field = |prefix: &str, wait: u64| {
             process
@@ -149,7 +152,18 @@ impl Desk {
 
     /// Waits until `session show` satisfies `check`.
     pub fn wait_for(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_within(id, what, Duration::from_secs(20), check)
+    }
+
+    /// Waits at most `within` until `session show` satisfies `check`.
+    pub fn wait_within(
+        &self,
+        id: &str,
+        what: &str,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
         loop {
             let show = self.json(&["session", "show", id, "--json"]);
             if check(&show) {
