@@ -39,6 +39,7 @@ fn main() {
         let config = PipelineConfig {
             max_fps,
             target_bitrate_bps: None,
+            monitor: None,
         };
         pipeline::run(
             &platform,

@@ -99,6 +99,11 @@ impl Injector {
         }
     }
 
+    /// Maps pointer positions with `layout` from now on (another monitor is shared).
+    pub fn set_layout(&mut self, layout: Layout) {
+        self.layout = layout;
+    }
+
     /// Releases every key and mouse button still held.
     pub fn release_all(&self) {
         let _ = self.commands.send(Command::ReleaseAll);

@@ -25,6 +25,8 @@ pub struct PipelineConfig {
     pub max_fps: f32,
     /// Encoder bitrate; `None` picks the codec's default for the screen size.
     pub target_bitrate_bps: Option<u32>,
+    /// Monitor to capture (index as the technician picks it); `None`: the default one.
+    pub monitor: Option<u32>,
 }
 
 impl Default for PipelineConfig {
@@ -32,6 +34,7 @@ impl Default for PipelineConfig {
         Self {
             max_fps: 30.0,
             target_bitrate_bps: None,
+            monitor: None,
         }
     }
 }
@@ -126,7 +129,7 @@ struct Poll {
 
 impl Pipeline {
     fn open(platform: &dyn Platform, config: PipelineConfig) -> Result<Self, StreamError> {
-        let source = platform.open_screen()?;
+        let source = platform.open_screen(config.monitor)?;
         let (width, height) = source.size();
         let mut encoder_config = EncoderConfig::new(width, height);
         encoder_config.max_fps = config.max_fps;

@@ -27,6 +27,7 @@ fn start(platform: &FakePlatform) -> Running {
             let config = PipelineConfig {
                 max_fps: 200.0,
                 target_bitrate_bps: None,
+                monitor: None,
             };
             run(
                 &platform,

@@ -110,6 +110,11 @@ pub enum Handled {
         /// The event.
         event: InputEvent,
     },
+    /// Share another monitor: switch the capture, then answer with what is shared.
+    ShareMonitor {
+        /// Monitor index.
+        monitor: u32,
+    },
 }
 
 /// Whether an input event may be injected now.
@@ -196,6 +201,12 @@ impl Session {
             }
             ToAgent::End(reason) => self.finish(Finish::Ended(reason)),
             ToAgent::ViewerLeft { viewer } => self.on_viewer_left(viewer),
+            ToAgent::ControlPassed => {
+                if self.grant().and_then(Grant::control).is_some() {
+                    self.outputs.push_back(Output::ReleaseInput);
+                }
+            }
+            ToAgent::ShareMonitor { monitor } => return Handled::ShareMonitor { monitor },
             ToAgent::Registered { .. } | ToAgent::Refused(_) => {
                 tracing::warn!("ignoring a registration message in a registered session");
             }

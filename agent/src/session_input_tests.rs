@@ -71,3 +71,25 @@ fn a_new_control_grant_releases_what_the_previous_one_held() {
     assert!(out.contains(&Output::ReleaseInput), "{out:?}");
     assert_eq!(session.state(), State::Granted { control: true });
 }
+
+#[test]
+fn a_hand_over_releases_what_the_previous_controller_held() {
+    let (mut session, now) = granted(true);
+    assert_eq!(
+        session.handle_message(ToAgent::ControlPassed, now),
+        Handled::Done
+    );
+    assert_eq!(drain(&mut session), vec![Output::ReleaseInput]);
+    // The new controller's viewer may inject.
+    assert!(matches!(session.input_verdict(9), InputVerdict::Inject(_)));
+}
+
+#[test]
+fn a_monitor_switch_is_left_to_the_shell() {
+    let (mut session, now) = granted(false);
+    assert_eq!(
+        session.handle_message(ToAgent::ShareMonitor { monitor: 1 }, now),
+        Handled::ShareMonitor { monitor: 1 }
+    );
+    assert_eq!(drain(&mut session), vec![]);
+}

@@ -17,7 +17,7 @@ use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConf
 use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
-use sos_transport::wire::{EndReason, FromAgent, ToAgent, close_code};
+use sos_transport::wire::{DisplayInfo, EndReason, FromAgent, ToAgent, close_code};
 use sos_transport::{Pin, Trust};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -71,7 +71,12 @@ pub async fn run(
 ) -> Result<Report, JoinError> {
     let displays = platform.displays();
     let monitors = platform.monitors();
-    let shared = monitors.shared.and_then(|i| monitors.list.get(i as usize));
+    let shared = monitors.shared.and_then(|i| monitors.get(i));
+    let display = displays
+        .iter()
+        .find(|d| d.primary)
+        .or(displays.first())
+        .copied();
     let layout = Layout {
         // The captured monitor; without a monitor list, the captured screen at the origin.
         shared: shared.map(Area::from).or_else(|| {
@@ -111,6 +116,7 @@ pub async fn run(
             &config,
             platform.clone(),
             layout.clone(),
+            display,
             joined,
             console,
             &mut commands,
@@ -159,13 +165,18 @@ async fn serve(
     config: &AgentConfig,
     platform: Arc<dyn Platform>,
     layout: Layout,
+    display: Option<DisplayInfo>,
     joined: Joined,
     console: &mut dyn Console,
     commands: &mut mpsc::Receiver<Command>,
 ) -> (Finish, Stats) {
     let (inject_tx, inject_results) = mpsc::unbounded_channel();
-    let injector = match Injector::start(platform.clone(), layout, config.held_key_limit, inject_tx)
-    {
+    let injector = match Injector::start(
+        platform.clone(),
+        layout.clone(),
+        config.held_key_limit,
+        inject_tx,
+    ) {
         Ok(injector) => Some(injector),
         Err(error) => {
             tracing::warn!(%error, "cannot start the input thread");
@@ -186,6 +197,8 @@ async fn serve(
         send,
         platform,
         pipeline: config.pipeline,
+        layout,
+        display,
         injector,
         streamer: None,
         draining: Vec::new(),
@@ -293,6 +306,10 @@ struct Shell {
     send: quinn::SendStream,
     platform: Arc<dyn Platform>,
     pipeline: PipelineConfig,
+    /// The monitors and the shared area, as input is mapped.
+    layout: Layout,
+    /// The picture shared now, as the technicians are told.
+    display: Option<DisplayInfo>,
     injector: Option<Injector>,
     streamer: Option<Streamer>,
     draining: Vec<tokio::task::JoinHandle<Stats>>,
@@ -331,7 +348,7 @@ impl Shell {
                     None => commands_open = false,
                 },
                 message = messages.recv() => match message {
-                    Some(Ok(message)) => self.on_message(message).await,
+                    Some(Ok(message)) => self.on_message(message, console).await,
                     Some(Err(error)) => self.on_stream_end(&error),
                     None => self.session.handle_connection_lost(),
                 },
@@ -353,11 +370,11 @@ impl Shell {
         }
     }
 
-    async fn on_message(&mut self, message: ToAgent) {
-        let Handled::Input { viewer, seq, event } =
-            self.session.handle_message(message, Instant::now())
-        else {
-            return;
+    async fn on_message(&mut self, message: ToAgent, console: &mut dyn Console) {
+        let (viewer, seq, event) = match self.session.handle_message(message, Instant::now()) {
+            Handled::Done => return,
+            Handled::ShareMonitor { monitor } => return self.share_monitor(monitor, console).await,
+            Handled::Input { viewer, seq, event } => (viewer, seq, event),
         };
         let outcome = match (self.session.input_verdict(viewer), self.injector.as_mut()) {
             (InputVerdict::Inject(grant), Some(injector)) => {
@@ -373,6 +390,43 @@ impl Shell {
                 outcome,
             })
             .await;
+        }
+    }
+
+    /// Switches the capture (and the pointer mapping) to another monitor and tells the
+    /// gateway what is shared now; an unknown monitor leaves the sharing as it is.
+    async fn share_monitor(&mut self, index: u32, console: &mut dyn Console) {
+        let current = self.pipeline.monitor.or(self.display.map(|d| d.index));
+        match self
+            .layout
+            .monitors
+            .iter()
+            .find(|m| m.index == index)
+            .copied()
+        {
+            Some(monitor) if current != Some(index) => {
+                tracing::info!(monitor = index, "sharing another monitor");
+                self.pipeline.monitor = Some(index);
+                self.layout.shared = Some(Area::from(&monitor));
+                if let Some(injector) = self.injector.as_mut() {
+                    injector.set_layout(self.layout.clone());
+                }
+                self.display = Some(DisplayInfo {
+                    index,
+                    width: monitor.width,
+                    height: monitor.height,
+                    primary: monitor.primary,
+                });
+                if self.streamer.is_some() {
+                    self.stop_streaming();
+                    self.start_streaming(console);
+                }
+            }
+            Some(_) => {}
+            None => tracing::info!(monitor = index, "no such monitor; the sharing stays"),
+        }
+        if let Some(display) = self.display {
+            self.send_message(&FromAgent::Sharing { display }).await;
         }
     }
 

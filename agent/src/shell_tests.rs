@@ -89,6 +89,7 @@ impl Agent {
             pipeline: PipelineConfig {
                 max_fps: 60.0,
                 target_bitrate_bps: None,
+                monitor: None,
             },
             held_key_limit: crate::injector::HELD_LIMIT,
             reconnect_for: Duration::ZERO,
@@ -393,4 +394,76 @@ async fn a_viewer_leaving_releases_its_keys_and_its_late_input_is_refused() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(!platform.actions().contains(&Action::MoveTo { x: 1, y: 1 }));
+}
+
+#[tokio::test]
+async fn sharing_another_monitor_moves_the_pointer_mapping_with_it() {
+    let gateway = Gateway::start();
+    let mut platform = FakePlatform::new(32, 32);
+    let monitor = |index: u32, x: i32| MonitorInfo {
+        index,
+        x,
+        y: 0,
+        width: 16,
+        height: 32,
+        primary: index == 0,
+    };
+    platform.monitors = crate::platform::Monitors {
+        list: vec![monitor(0, 0), monitor(1, 16)],
+        shared: Some(0),
+        system_order: vec![0, 1],
+    };
+    let mut agent = Agent::start(&gateway, gateway.fingerprint, &platform);
+    let (_connection, mut send, mut recv, hello) = gateway.accept().await;
+    assert_eq!(hello.monitors.len(), 2, "the agent lists its monitors");
+    let registered = ToAgent::Registered {
+        session_id: "s4".into(),
+        organisation: "Acme".into(),
+    };
+    write_message(&mut send, &registered).await.unwrap();
+    write_message(&mut send, &request(true)).await.unwrap();
+    agent
+        .wait_for(|n| matches!(n, Notice::ConsentPrompt { .. }))
+        .await;
+    agent.type_line("y").await;
+    let _grant: FromAgent = next(&mut recv).await;
+
+    write_message(&mut send, &ToAgent::ShareMonitor { monitor: 1 })
+        .await
+        .unwrap();
+    let second = DisplayInfo {
+        index: 1,
+        width: 16,
+        height: 32,
+        primary: false,
+    };
+    let sharing: FromAgent = next(&mut recv).await;
+    assert_eq!(sharing, FromAgent::Sharing { display: second });
+    write_message(&mut send, &ToAgent::ShareMonitor { monitor: 7 })
+        .await
+        .unwrap();
+    let unchanged: FromAgent = next(&mut recv).await;
+    assert_eq!(
+        unchanged,
+        FromAgent::Sharing { display: second },
+        "an unknown monitor leaves the sharing as it was"
+    );
+
+    // Positions in the picture now land on the second monitor.
+    write_message(&mut send, &input(1, InputEvent::MouseMove { x: 2, y: 3 }))
+        .await
+        .unwrap();
+    let applied: FromAgent = next(&mut recv).await;
+    assert!(matches!(
+        applied,
+        FromAgent::InputResult {
+            outcome: InputOutcome::Applied,
+            ..
+        }
+    ));
+    assert!(
+        platform.actions().contains(&Action::MoveTo { x: 18, y: 3 }),
+        "{:?}",
+        platform.actions()
+    );
 }

@@ -123,7 +123,8 @@ impl Gw {
             AgentHandle {
                 tx,
                 connection_id: 1,
-                display
+                display,
+                monitors: Vec::new(),
             }
         ));
         self.desk

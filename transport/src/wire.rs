@@ -240,6 +240,15 @@ pub enum ToAgent {
         /// Gateway-local id of the viewer connection that left.
         viewer: u32,
     },
+    /// Control passed to another technician: the agent releases every key and button held,
+    /// so nothing the previous controller pressed stays down.
+    ControlPassed,
+    /// Share another monitor (index as in [`MonitorInfo::index`]); the agent answers with
+    /// [`FromAgent::Sharing`].
+    ShareMonitor {
+        /// Monitor index.
+        monitor: u32,
+    },
 }
 
 /// Messages from the agent to the gateway.
@@ -263,6 +272,12 @@ pub enum FromAgent {
     },
     /// The end user stopped the session.
     Stopped,
+    /// The screen now shared (after [`ToAgent::ShareMonitor`], or refused: then the same
+    /// one as before).
+    Sharing {
+        /// Size of the picture now streamed; `index` is the monitor's index.
+        display: DisplayInfo,
+    },
 }
 
 /// Messages from the gateway to a viewer.
@@ -286,6 +301,27 @@ pub enum ToViewer {
     },
     /// The session ended.
     End(EndReason),
+    /// Who is on the session and who controls; sent on attach and on every change.
+    Participants(Vec<Participant>),
+    /// The monitors of the end user's screen and the one shared; sent on attach and when
+    /// the shared monitor changes.
+    Screen {
+        /// Every monitor, left to right (empty when unknown: one monitor).
+        monitors: Vec<MonitorInfo>,
+        /// The shared picture; `index` is the shared monitor's index.
+        display: DisplayInfo,
+    },
+}
+
+/// One technician on a live session, as the other technicians see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Display name.
+    pub name: String,
+    /// Whether this is the technician receiving the message.
+    pub you: bool,
+    /// Whether this technician has the mouse and keyboard.
+    pub controlling: bool,
 }
 
 /// Messages from a viewer to the gateway.
@@ -300,6 +336,15 @@ pub enum FromViewer {
     },
     /// Ask the agent for a keyframe.
     KeyframeRequest,
+    /// Take the mouse and keyboard from whoever has them (hand-over); the other technicians
+    /// keep watching.
+    TakeControl,
+    /// Share another monitor of the end user's screen (only the technician in control, or
+    /// anyone while nobody controls).
+    ShareMonitor {
+        /// Monitor index, as in [`MonitorInfo::index`].
+        monitor: u32,
+    },
 }
 
 /// Outcome of one input event on the agent.
@@ -314,6 +359,8 @@ pub enum InputOutcome {
     Invalid,
     /// Dropped: injection failed on the agent's machine.
     Failed,
+    /// Dropped: another technician has the mouse and keyboard (take control first).
+    NotController,
 }
 
 impl fmt::Display for InputOutcome {
@@ -323,6 +370,9 @@ impl fmt::Display for InputOutcome {
             InputOutcome::NoControl => "dropped: the end user has not granted control",
             InputOutcome::Invalid => "dropped: invalid event",
             InputOutcome::Failed => "dropped: injection failed on the end user's machine",
+            InputOutcome::NotController => {
+                "dropped: another technician has control — take control first"
+            }
         })
     }
 }

@@ -74,8 +74,14 @@ impl Platform for FakePlatform {
         self.monitors.clone()
     }
 
-    fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError> {
-        Ok(Box::new(self.clone()))
+    fn open_screen(&self, monitor: Option<u32>) -> Result<Box<dyn ScreenSource>, CaptureError> {
+        // The fake's picture stands for whichever monitor is asked for, if it exists.
+        match monitor {
+            Some(index) if self.monitors.get(index).is_none() => {
+                Err(CaptureError::NoSuchMonitor(index))
+            }
+            _ => Ok(Box::new(self.clone())),
+        }
     }
 
     fn open_input(&self) -> Result<Box<dyn InputSink>, InjectError> {

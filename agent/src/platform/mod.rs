@@ -28,6 +28,9 @@ pub enum CaptureError {
     /// Capturing a frame failed.
     #[error("screen capture failed: {0}")]
     Capture(String),
+    /// The monitor asked for does not exist (any more).
+    #[error("there is no monitor {0} to share")]
+    NoSuchMonitor(u32),
 }
 
 /// Failures of input injection.
@@ -51,8 +54,18 @@ pub enum InjectError {
 pub struct Monitors {
     /// Every active monitor; empty when unknown (the shared screen is then the only one).
     pub list: Vec<MonitorInfo>,
-    /// Index in `list` of the monitor [`Platform::open_screen`] captures.
+    /// Index in `list` of the monitor [`Platform::open_screen`] captures by default.
     pub shared: Option<u32>,
+    /// For each monitor of `list`, its position in the system's own list (the order the
+    /// capture library enumerates monitors in).
+    pub system_order: Vec<usize>,
+}
+
+impl Monitors {
+    /// The monitor numbered `index`, if there is one.
+    pub fn get(&self, index: u32) -> Option<&MonitorInfo> {
+        self.list.iter().find(|m| m.index == index)
+    }
 }
 
 /// One captured image, lent to the caller for the duration of a callback.
@@ -85,8 +98,9 @@ pub trait Platform: Send + Sync + 'static {
     fn displays(&self) -> Vec<DisplayInfo>;
     /// The monitors of the desktop and which one the screen capture shows.
     fn monitors(&self) -> Monitors;
-    /// Opens the primary screen for capture, on the calling thread.
-    fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError>;
+    /// Opens a monitor for capture (`None`: the default one, see [`Monitors::shared`]), on
+    /// the calling thread.
+    fn open_screen(&self, monitor: Option<u32>) -> Result<Box<dyn ScreenSource>, CaptureError>;
     /// Opens the keyboard and mouse for injection, on the calling thread.
     fn open_input(&self) -> Result<Box<dyn InputSink>, InjectError>;
 }

@@ -70,14 +70,22 @@ struct Found {
 /// Drops empty monitors, numbers the rest left to right, then top to bottom, and finds the
 /// shared one. `found` is in the server's order.
 fn ordered(found: impl Iterator<Item = Found>) -> Monitors {
-    let found: Vec<Found> = found.filter(|m| m.width > 0 && m.height > 0).collect();
-    let shared = found.iter().find(|m| m.primary).or(found.first()).copied();
+    let found: Vec<(usize, Found)> = found
+        .enumerate()
+        .filter(|(_, m)| m.width > 0 && m.height > 0)
+        .collect();
+    let shared = found
+        .iter()
+        .map(|(_, m)| *m)
+        .find(|m| m.primary)
+        .or(found.first().map(|(_, m)| *m));
     let mut sorted = found;
-    sorted.sort_by_key(|m| (m.x, m.y));
+    sorted.sort_by_key(|(_, m)| (m.x, m.y));
+    let system_order = sorted.iter().map(|(position, _)| *position).collect();
     let list: Vec<MonitorInfo> = sorted
         .into_iter()
         .zip(0u32..)
-        .map(|(m, index)| MonitorInfo {
+        .map(|((_, m), index)| MonitorInfo {
             index,
             x: m.x,
             y: m.y,
@@ -91,7 +99,11 @@ fn ordered(found: impl Iterator<Item = Found>) -> Monitors {
             .find(|m| (m.x, m.y, m.width, m.height) == (s.x, s.y, s.width, s.height))
             .map(|m| m.index)
     });
-    Monitors { list, shared }
+    Monitors {
+        list,
+        shared,
+        system_order,
+    }
 }
 
 #[cfg(test)]
@@ -129,6 +141,11 @@ mod tests {
                 (1, 0, 0, 1920, true),
                 (2, 1920, 0, 1280, false)
             ]
+        );
+        assert_eq!(
+            monitors.system_order,
+            [3, 1, 0],
+            "where each sits in the server's list"
         );
     }
 

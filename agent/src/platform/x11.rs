@@ -57,9 +57,25 @@ impl Platform for X11Platform {
         }
     }
 
-    fn open_screen(&self) -> Result<Box<dyn ScreenSource>, CaptureError> {
-        let display =
-            scrap::Display::primary().map_err(|e| CaptureError::Open(describe_open(&e)))?;
+    fn open_screen(&self, monitor: Option<u32>) -> Result<Box<dyn ScreenSource>, CaptureError> {
+        let display = match monitor {
+            None => scrap::Display::primary().map_err(|e| CaptureError::Open(describe_open(&e)))?,
+            Some(index) => {
+                let monitors = self.monitors();
+                let position = monitors
+                    .list
+                    .iter()
+                    .position(|m| m.index == index)
+                    .and_then(|i| monitors.system_order.get(i).copied())
+                    .ok_or(CaptureError::NoSuchMonitor(index))?;
+                // scrap lists the monitors in the server's order, as `system_order` counts.
+                scrap::Display::all()
+                    .map_err(|e| CaptureError::Open(describe_open(&e)))?
+                    .into_iter()
+                    .nth(position)
+                    .ok_or(CaptureError::NoSuchMonitor(index))?
+            }
+        };
         let width =
             u32::try_from(display.width()).map_err(|e| CaptureError::Open(e.to_string()))?;
         let height =

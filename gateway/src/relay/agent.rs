@@ -96,6 +96,7 @@ pub(super) async fn serve(
             tx: tx.clone(),
             connection_id,
             display,
+            monitors: hello.monitors.iter().take(16).copied().collect(),
         },
     ) {
         write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
@@ -179,6 +180,7 @@ async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream, origi
                 .live
                 .to_viewer(id, viewer, ToViewer::InputResult { seq, outcome }),
             FromAgent::Stopped => return true,
+            FromAgent::Sharing { display } => desk.live.sharing(id, display),
         }
     }
 }

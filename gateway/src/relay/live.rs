@@ -5,9 +5,17 @@
 //! the replaced frame was not a keyframe the viewer's picture chain is broken, so it drops
 //! frames until the next keyframe and the agent is asked for one. A slow viewer therefore
 //! costs the others nothing.
+//!
+//! Control rule: one technician at a time has the mouse and keyboard. The first to send
+//! input while nobody controls takes it; another takes it over only on purpose
+//! ([`Live::take_control`]), and the agent then releases whatever the previous one held.
+//! Every viewer is told who is on the session and who controls on each change.
 
 use bytes::Bytes;
-use sos_transport::wire::{DisplayInfo, EndReason, FrameHeader, Refusal, ToAgent, ToViewer};
+use sos_transport::wire::{
+    DisplayInfo, EndReason, FrameHeader, InputEvent, InputOutcome, MonitorInfo, Participant,
+    Refusal, ToAgent, ToViewer,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -107,6 +115,17 @@ pub struct AgentHandle {
     pub connection_id: usize,
     /// The screen it shares.
     pub display: DisplayInfo,
+    /// The monitors of its desktop, left to right.
+    pub monitors: Vec<MonitorInfo>,
+}
+
+/// The technician behind a viewer connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Technician {
+    /// User id.
+    pub id: i64,
+    /// Display name shown to the other technicians.
+    pub name: String,
 }
 
 /// One attached technician connection.
@@ -118,6 +137,8 @@ pub struct ViewerHandle {
     pub watch: bool,
     /// Its frame slot.
     pub slot: Arc<FrameSlot>,
+    /// Who it belongs to.
+    pub technician: Technician,
 }
 
 #[derive(Debug)]
@@ -125,6 +146,55 @@ struct LiveSession {
     agent: AgentHandle,
     viewers: HashMap<u32, ViewerHandle>,
     grant: Option<bool>,
+    /// User id of the technician with the mouse and keyboard.
+    controller: Option<i64>,
+}
+
+impl LiveSession {
+    fn technician_of(&self, viewer: u32) -> Option<&Technician> {
+        self.viewers.get(&viewer).map(|v| &v.technician)
+    }
+
+    /// Tells every viewer who is on the session (each technician once, in joining order of
+    /// their first connection) and who controls.
+    fn announce_participants(&self) {
+        let mut order: Vec<(u32, &Technician)> = self
+            .viewers
+            .iter()
+            .map(|(id, v)| (*id, &v.technician))
+            .collect();
+        order.sort_by_key(|(id, _)| *id);
+        let mut technicians: Vec<&Technician> = Vec::new();
+        for (_, technician) in order {
+            if !technicians.iter().any(|t| t.id == technician.id) {
+                technicians.push(technician);
+            }
+        }
+        for v in self.viewers.values() {
+            let list = technicians
+                .iter()
+                .map(|t| Participant {
+                    name: t.name.clone(),
+                    you: t.id == v.technician.id,
+                    controlling: self.controller == Some(t.id),
+                })
+                .collect();
+            let _ = v.tx.try_send(ToViewer::Participants(list));
+        }
+    }
+
+    fn screen(&self) -> ToViewer {
+        ToViewer::Screen {
+            monitors: self.agent.monitors.clone(),
+            display: self.agent.display,
+        }
+    }
+
+    /// Whether the technician may steer the session (control, monitor choice): they hold
+    /// control, or nobody does.
+    fn may_steer(&self, technician: i64) -> bool {
+        self.controller.is_none_or(|c| c == technician)
+    }
 }
 
 /// All live sessions of this gateway.
@@ -156,6 +226,7 @@ impl Live {
                 agent,
                 viewers: HashMap::new(),
                 grant: None,
+                controller: None,
             },
         );
         true
@@ -196,13 +267,15 @@ impl Live {
         self.lock().get(id).and_then(|s| s.grant)
     }
 
-    /// Attaches a viewer; returns its id, the shared display and whether control is granted.
+    /// Attaches a viewer and queues its first messages (`Accepted`, the screen, who is on
+    /// the session); returns its id and frame slot.
     pub fn attach_viewer(
         &self,
         id: &str,
         watch: bool,
+        technician: Technician,
         tx: mpsc::Sender<ToViewer>,
-    ) -> Result<(u32, DisplayInfo, bool, Arc<FrameSlot>), Refusal> {
+    ) -> Result<(u32, Arc<FrameSlot>), Refusal> {
         let mut map = self.lock();
         let session = map.get_mut(id).ok_or(Refusal::AgentOffline)?;
         let control = session.grant.ok_or(Refusal::ConsentNotGranted)?;
@@ -212,24 +285,33 @@ impl Live {
         }
         let viewer = self.next_viewer.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(FrameSlot::new_waiting_for_key());
+        // A fresh queue: these fit, and they come before anything else.
+        let _ = tx.try_send(ToViewer::Accepted {
+            display: session.agent.display,
+            control,
+        });
+        let _ = tx.try_send(session.screen());
         session.viewers.insert(
             viewer,
             ViewerHandle {
                 tx,
                 watch,
                 slot: slot.clone(),
+                technician,
             },
         );
+        session.announce_participants();
         if watch {
             if watchers == 0 {
                 let _ = session.agent.tx.try_send(ToAgent::StartStream);
             }
             let _ = session.agent.tx.try_send(ToAgent::KeyframeRequest);
         }
-        Ok((viewer, session.agent.display, control, slot))
+        Ok((viewer, slot))
     }
 
-    /// Detaches a viewer; the app stops streaming when nobody watches.
+    /// Detaches a viewer; the app stops streaming when nobody watches. Control is free
+    /// again once its technician has no connection left.
     pub fn detach_viewer(&self, id: &str, viewer: u32) {
         let mut map = self.lock();
         let Some(session) = map.get_mut(id) else {
@@ -242,6 +324,102 @@ impl Live {
             if v.watch && !session.viewers.values().any(|v| v.watch) {
                 let _ = session.agent.tx.try_send(ToAgent::StopStream);
             }
+            let gone = !session
+                .viewers
+                .values()
+                .any(|o| o.technician.id == v.technician.id);
+            if gone && session.controller == Some(v.technician.id) {
+                session.controller = None;
+            }
+            session.announce_participants();
+        }
+    }
+
+    /// Passes one input event of a viewer to the app, if the end user allowed control and
+    /// the viewer's technician controls (or nobody does: then they take control). Otherwise
+    /// returns why it was dropped.
+    pub fn input(
+        &self,
+        id: &str,
+        viewer: u32,
+        seq: u64,
+        event: InputEvent,
+    ) -> Result<(), InputOutcome> {
+        let mut map = self.lock();
+        let session = map.get_mut(id).ok_or(InputOutcome::NoControl)?;
+        if session.grant != Some(true) {
+            return Err(InputOutcome::NoControl);
+        }
+        let technician = session
+            .technician_of(viewer)
+            .ok_or(InputOutcome::NoControl)?
+            .id;
+        match session.controller {
+            Some(c) if c != technician => return Err(InputOutcome::NotController),
+            Some(_) => {}
+            None => {
+                session.controller = Some(technician);
+                session.announce_participants();
+            }
+        }
+        if session
+            .agent
+            .tx
+            .try_send(ToAgent::Input { viewer, seq, event })
+            .is_err()
+        {
+            tracing::warn!(session = id, "agent control queue full; input dropped");
+        }
+        Ok(())
+    }
+
+    /// The viewer's technician takes the mouse and keyboard (hand-over). The app releases
+    /// whatever the previous controller held; everyone is told.
+    pub fn take_control(&self, id: &str, viewer: u32) {
+        let mut map = self.lock();
+        let Some(session) = map.get_mut(id) else {
+            return;
+        };
+        let Some(technician) = session.technician_of(viewer).map(|t| t.id) else {
+            return;
+        };
+        match session.controller.replace(technician) {
+            Some(previous) if previous == technician => return,
+            Some(_) => {
+                let _ = session.agent.tx.try_send(ToAgent::ControlPassed);
+            }
+            None => {}
+        }
+        session.announce_participants();
+    }
+
+    /// Asks the app to share another monitor, if the viewer's technician may steer;
+    /// otherwise the viewer is told the screen as it stays.
+    pub fn share_monitor(&self, id: &str, viewer: u32, monitor: u32) {
+        let map = self.lock();
+        let Some(session) = map.get(id) else {
+            return;
+        };
+        let Some(v) = session.viewers.get(&viewer) else {
+            return;
+        };
+        if session.may_steer(v.technician.id) {
+            let _ = session.agent.tx.try_send(ToAgent::ShareMonitor { monitor });
+        } else {
+            let _ = v.tx.try_send(session.screen());
+        }
+    }
+
+    /// The app now shares `display`: every viewer is told.
+    pub fn sharing(&self, id: &str, display: DisplayInfo) {
+        let mut map = self.lock();
+        let Some(session) = map.get_mut(id) else {
+            return;
+        };
+        session.agent.display = display;
+        let screen = session.screen();
+        for v in session.viewers.values() {
+            let _ = v.tx.try_send(screen.clone());
         }
     }
 
@@ -286,6 +464,7 @@ impl Live {
             return;
         };
         session.grant = None;
+        session.controller = None;
         let had_watchers = session.viewers.values().any(|v| v.watch);
         for (viewer, v) in session.viewers.drain() {
             v.slot.close();
@@ -358,10 +537,8 @@ mod tests {
         assert!(slot.next().await.is_none());
     }
 
-    #[tokio::test]
-    async fn at_most_three_watchers_and_only_after_grant() {
-        let live = Live::default();
-        let (tx, mut agent_rx) = mpsc::channel(16);
+    fn online(live: &Live, control: bool) -> mpsc::Receiver<ToAgent> {
+        let (tx, agent_rx) = mpsc::channel(64);
         let display = DisplayInfo {
             index: 0,
             width: 4,
@@ -373,26 +550,183 @@ mod tests {
             AgentHandle {
                 tx,
                 connection_id: 1,
-                display
+                display,
+                monitors: Vec::new(),
             }
         ));
-        let (vtx, _vrx) = mpsc::channel(4);
+        live.set_grant("s", Some(control));
+        agent_rx
+    }
+
+    fn technician(id: i64, name: &str) -> Technician {
+        Technician {
+            id,
+            name: name.into(),
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<ToViewer>) -> Vec<ToViewer> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    fn last_participants(rx: &mut mpsc::Receiver<ToViewer>) -> Vec<(String, bool, bool)> {
+        drain(rx)
+            .into_iter()
+            .rev()
+            .find_map(|m| match m {
+                ToViewer::Participants(list) => Some(list),
+                _ => None,
+            })
+            .expect("a participants message")
+            .into_iter()
+            .map(|p| (p.name, p.you, p.controlling))
+            .collect()
+    }
+
+    fn agent_inputs(rx: &mut mpsc::Receiver<ToAgent>) -> Vec<ToAgent> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter(|m| matches!(m, ToAgent::Input { .. } | ToAgent::ControlPassed))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn at_most_three_watchers_and_only_after_grant() {
+        let live = Live::default();
+        let mut agent_rx = online(&live, true);
+        live.set_grant("s", None);
+        let (vtx, _vrx) = mpsc::channel(64);
+        let ann = || technician(1, "Ann");
         assert_eq!(
-            live.attach_viewer("s", true, vtx.clone()).unwrap_err(),
+            live.attach_viewer("s", true, ann(), vtx.clone())
+                .unwrap_err(),
             Refusal::ConsentNotGranted
         );
         live.set_grant("s", Some(true));
         for _ in 0..3 {
-            live.attach_viewer("s", true, vtx.clone()).unwrap();
+            live.attach_viewer("s", true, ann(), vtx.clone()).unwrap();
         }
         assert_eq!(
-            live.attach_viewer("s", true, vtx.clone()).unwrap_err(),
+            live.attach_viewer("s", true, ann(), vtx.clone())
+                .unwrap_err(),
             Refusal::TooManyViewers
         );
         assert!(
-            live.attach_viewer("s", false, vtx).is_ok(),
+            live.attach_viewer("s", false, ann(), vtx).is_ok(),
             "input-only clients do not count"
         );
         assert_eq!(agent_rx.recv().await, Some(ToAgent::StartStream));
+    }
+
+    #[test]
+    fn a_viewer_is_accepted_then_told_the_screen_and_who_is_on() {
+        let live = Live::default();
+        let _agent = online(&live, false);
+        let (tx, mut rx) = mpsc::channel(64);
+        live.attach_viewer("s", true, technician(1, "Ann"), tx)
+            .unwrap();
+        let messages = drain(&mut rx);
+        assert!(matches!(
+            messages[0],
+            ToViewer::Accepted { control: false, .. }
+        ));
+        assert!(matches!(messages[1], ToViewer::Screen { .. }));
+        assert_eq!(
+            messages[2],
+            ToViewer::Participants(vec![Participant {
+                name: "Ann".into(),
+                you: true,
+                controlling: false
+            }])
+        );
+    }
+
+    #[test]
+    fn one_technician_controls_until_another_takes_over() {
+        let live = Live::default();
+        let mut agent = online(&live, true);
+        let (ann_tx, mut ann) = mpsc::channel(64);
+        let (bob_tx, mut bob) = mpsc::channel(64);
+        let (a, _) = live
+            .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
+            .unwrap();
+        let (b, _) = live
+            .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
+            .unwrap();
+        let key = || InputEvent::Text("x".into());
+
+        // Nobody controls: the first to type takes control.
+        assert_eq!(live.input("s", a, 1, key()), Ok(()));
+        assert_eq!(
+            last_participants(&mut bob),
+            vec![("Ann".into(), false, true), ("Bob".into(), true, false)]
+        );
+        assert_eq!(
+            live.input("s", b, 1, key()),
+            Err(InputOutcome::NotController)
+        );
+
+        // Bob takes over on purpose: the app releases Ann's keys, both are told.
+        live.take_control("s", b);
+        assert_eq!(live.input("s", b, 2, key()), Ok(()));
+        assert_eq!(
+            live.input("s", a, 2, key()),
+            Err(InputOutcome::NotController)
+        );
+        assert_eq!(
+            last_participants(&mut ann),
+            vec![("Ann".into(), true, false), ("Bob".into(), false, true)]
+        );
+        let sent = agent_inputs(&mut agent);
+        assert!(matches!(sent[0], ToAgent::Input { viewer, .. } if viewer == a));
+        assert_eq!(sent[1], ToAgent::ControlPassed);
+        assert!(matches!(sent[2], ToAgent::Input { viewer, .. } if viewer == b));
+        assert_eq!(sent.len(), 3, "nothing of Ann's after the hand-over");
+
+        // Bob leaves: control is free, Ann types again.
+        live.detach_viewer("s", b);
+        assert_eq!(
+            last_participants(&mut ann),
+            vec![("Ann".into(), true, false)]
+        );
+        assert_eq!(live.input("s", a, 3, key()), Ok(()));
+    }
+
+    #[test]
+    fn only_the_controller_picks_the_monitor_and_everyone_sees_the_switch() {
+        let live = Live::default();
+        let mut agent = online(&live, true);
+        let (ann_tx, mut ann) = mpsc::channel(64);
+        let (bob_tx, mut bob) = mpsc::channel(64);
+        let (a, _) = live
+            .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
+            .unwrap();
+        let (b, _) = live
+            .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
+            .unwrap();
+        live.take_control("s", a);
+        drain(&mut bob);
+        live.share_monitor("s", b, 1);
+        assert!(
+            matches!(drain(&mut bob)[..], [ToViewer::Screen { .. }]),
+            "Bob is told the screen as it stays"
+        );
+        live.share_monitor("s", a, 1);
+        let asked: Vec<ToAgent> = std::iter::from_fn(|| agent.try_recv().ok())
+            .filter(|m| matches!(m, ToAgent::ShareMonitor { .. }))
+            .collect();
+        assert_eq!(asked, vec![ToAgent::ShareMonitor { monitor: 1 }]);
+        let second = DisplayInfo {
+            index: 1,
+            width: 8,
+            height: 6,
+            primary: false,
+        };
+        live.sharing("s", second);
+        for rx in [&mut ann, &mut bob] {
+            assert!(drain(rx).contains(&ToViewer::Screen {
+                monitors: Vec::new(),
+                display: second
+            }));
+        }
     }
 }

@@ -1,12 +1,11 @@
 //! One technician connection: authentication, the video it watches and the input it sends.
 
+use super::live::Technician;
 use super::{pump, refuse};
 use crate::domain::ActionError;
 use crate::service::{Desk, DeskError};
 use sos_transport::framing::{read_message, write_frame};
-use sos_transport::wire::{
-    FromViewer, InputOutcome, Refusal, ToAgent, ToViewer, ViewerHello, ViewerPurpose,
-};
+use sos_transport::wire::{FromViewer, Refusal, ToAgent, ToViewer, ViewerHello, ViewerPurpose};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -51,7 +50,11 @@ pub(super) async fn serve(
     }
     let watch = hello.purpose == ViewerPurpose::Watch;
     let (tx, rx) = mpsc::channel(256);
-    let (viewer, display, control, slot) = match desk.live.attach_viewer(&id, watch, tx.clone()) {
+    let technician = Technician {
+        id: user.id,
+        name: user.name.clone(),
+    };
+    let (viewer, slot) = match desk.live.attach_viewer(&id, watch, technician, tx) {
         Ok(attached) => attached,
         Err(refusal) => {
             return refuse(
@@ -64,8 +67,6 @@ pub(super) async fn serve(
         }
     };
     tracing::info!(session = %id, technician = %user.email, watch, "viewer attached");
-    let _ = tx.send(ToViewer::Accepted { display, control }).await;
-    drop(tx);
     tokio::spawn(pump(connection.clone(), send, rx, |m| {
         matches!(m, ToViewer::End(_))
     }));
@@ -99,21 +100,14 @@ pub(super) async fn serve(
         };
         match message {
             FromViewer::Input { seq, event } => {
-                if desk.live.grant(&id) == Some(true) {
+                if let Err(outcome) = desk.live.input(&id, viewer, seq, event) {
                     desk.live
-                        .to_agent(&id, ToAgent::Input { viewer, seq, event });
-                } else {
-                    desk.live.to_viewer(
-                        &id,
-                        viewer,
-                        ToViewer::InputResult {
-                            seq,
-                            outcome: InputOutcome::NoControl,
-                        },
-                    );
+                        .to_viewer(&id, viewer, ToViewer::InputResult { seq, outcome });
                 }
             }
             FromViewer::KeyframeRequest => desk.live.to_agent(&id, ToAgent::KeyframeRequest),
+            FromViewer::TakeControl => desk.live.take_control(&id, viewer),
+            FromViewer::ShareMonitor { monitor } => desk.live.share_monitor(&id, viewer, monitor),
         }
     }
     desk.live.detach_viewer(&id, viewer);
