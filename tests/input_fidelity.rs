@@ -416,3 +416,69 @@ fn leaving_the_session_releases_what_that_technician_held() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn one_technician_controls_at_a_time_and_a_hand_over_releases_the_previous_ones_keys() {
+    let _serial = one_at_a_time();
+    let xvfb = Xvfb::start(1280, 800);
+    let x = XClient::start(&xvfb.display);
+    let work = tempfile::tempdir().unwrap();
+    let bob_email = "bob@example.com";
+    let gateway = Gateway::start_with(work.path(), &[(bob_email, "Bob Backup")]);
+    let tina = Desk::login(&gateway, work.path());
+    let bob = Desk::login_as(&gateway, work.path(), bob_email);
+    let (id, mut agent) = start_agent(
+        &gateway,
+        &tina,
+        &xvfb.display,
+        &["--held-key-limit-secs", "600"],
+    );
+    grant(&tina, &mut agent, &id, true);
+    tina.ok(&["session", "invite", &id, bob_email]);
+
+    // Tina types first, so she has control, and stays on the session holding Shift.
+    let _tina_input = tina.spawn(&["input", &id, "--hold", "shift", "--stay", "120"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !x.anything_pressed() {
+        assert!(Instant::now() < deadline, "Tina's Shift never went down");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Bob's input is dropped while Tina controls, and he is told how to take over.
+    let refused = bob.run(&["input", &id, "--text", "b"]);
+    assert!(!refused.status.success(), "{}", describe(&refused));
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        said.contains("another technician has control") && said.contains("--take-control"),
+        "{said}"
+    );
+
+    // Bob takes over: Tina's Shift is released on the end user's machine at once, and
+    // Bob's text arrives (without Tina's Shift).
+    let took = bob.ok(&["input", &id, "--take-control", "--text", "c"]);
+    assert!(took.contains("Took control"), "{took}");
+    let events = wait_until("Bob's text", &x, |events| {
+        presses(events)
+            .iter()
+            .any(|(keysym, _)| *keysym == u32::from(b'c'))
+    });
+    assert!(
+        !presses(&events)
+            .iter()
+            .any(|(keysym, _)| *keysym == u32::from(b'b') || *keysym == u32::from(b'B')),
+        "Bob's input before the hand-over was injected: {events:?}"
+    );
+    assert_eq!(
+        presses(&events)
+            .iter()
+            .find(|(keysym, _)| *keysym == u32::from(b'c'))
+            .map(|(_, state)| state & SHIFT),
+        Some(0),
+        "Tina's Shift was still down when Bob typed"
+    );
+    assert!(
+        !x.anything_pressed(),
+        "keys still held after the hand-over: {:?}",
+        x.keys_down()
+    );
+}

@@ -11,6 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::procs::Running;
+use support::screens::split_into_monitors;
 use support::stack::{Desk, Gateway};
 use support::xclient::{Seen, XClient};
 use support::xvfb::Xvfb;
@@ -259,4 +260,72 @@ fn the_viewer_window_shows_follows_and_drives_the_remote_screen() {
     let line = viewer.expect_line("Session ended", Duration::from_secs(20));
     assert_eq!(line, "Session ended: the technician closed the session");
     assert_eq!(viewer.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+/// Reads a `.bgra` snapshot of `sos-desk view --snapshot`.
+fn read_bgra(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let bytes = std::fs::read(path).expect("snapshot written");
+    assert_eq!(&bytes[..4], b"BGRA");
+    let width = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+    let height = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    (width, height, bytes[12..].to_vec())
+}
+
+#[test]
+fn the_technician_picks_the_monitor_and_the_pointer_follows_it() {
+    let remote = Xvfb::start(2560, 800);
+    split_into_monitors(&remote.display, &[(0, 0, 1280, 800), (1280, 0, 1280, 800)]);
+    let user = XClient::start(&remote.display);
+    let work = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(work.path());
+    let desk = Desk::login(&gateway, work.path());
+    let (id, _agent) = desk.granted_session(&gateway, &remote.display);
+    let truth = user.capture();
+    let left = crop(&truth, 2560, (0, 0, 1280, 800));
+    let right = crop(&truth, 2560, (1280, 0, 1280, 800));
+
+    // By default the primary (left) monitor is shared. (Its picture does not change: one
+    // frame is all there is.)
+    let first = work.path().join("first.bgra");
+    let args = ["view", &id, "--headless", "--frames", "1", "--snapshot"];
+    let mut view = args.to_vec();
+    view.push(first.to_str().unwrap());
+    desk.ok(&view);
+    let (w, h, picture) = read_bgra(&first);
+    assert_eq!(
+        (w, h),
+        (1280, 800),
+        "one monitor is shared, not the whole screen"
+    );
+    let psnr = sos_codec::psnr_bgra(&picture, 5120, &left, 5120, 1280, 800);
+    assert!(
+        psnr >= MIN_PSNR_DB,
+        "the left monitor is shown: {psnr:.1} dB"
+    );
+
+    // The technician picks monitor 1: the picture is the right monitor from then on (a
+    // small square animates in its corner, so frames keep coming).
+    let _moving = user.animate();
+    let second = work.path().join("second.bgra");
+    let mut view = args.to_vec();
+    view.push(second.to_str().unwrap());
+    view.extend(["--monitor", "1"]);
+    view[4] = "20";
+    desk.ok(&view);
+    let (w, h, picture) = read_bgra(&second);
+    assert_eq!((w, h), (1280, 800));
+    // The rows above the animated square.
+    let on_right = sos_codec::psnr_bgra(&picture, 5120, &right, 5120, 1280, 700);
+    let on_left = sos_codec::psnr_bgra(&picture, 5120, &left, 5120, 1280, 700);
+    eprintln!(
+        "after the switch: {on_right:.1} dB against the right monitor, {on_left:.1} against the left"
+    );
+    assert!(
+        on_right >= MIN_PSNR_DB && on_left < 25.0,
+        "{on_right:.1} / {on_left:.1} dB"
+    );
+
+    // Positions in the picture now land on the right monitor.
+    desk.ok(&["input", &id, "--move", "10,20"]);
+    assert_eq!(user.pointer(), (1290, 20));
 }

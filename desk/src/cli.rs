@@ -315,6 +315,11 @@ pub struct ViewArgs {
     #[arg(long, value_name = "FILE", hide = true, requires = "headless",
           value_parser = parse_snapshot)]
     pub snapshot: Option<PathBuf>,
+    /// Share monitor N of the end user's screen (0 is the leftmost; in the window F8 goes
+    /// to the next one). Needs control, or nobody else in control; headless, the first
+    /// frames may still show the monitor shared before.
+    #[arg(long, value_name = "N")]
+    pub monitor: Option<u32>,
     /// Open the viewer full screen (F11 toggles).
     #[arg(long, conflicts_with = "headless")]
     pub fullscreen: bool,
@@ -329,7 +334,7 @@ pub struct ViewArgs {
     ArgGroup::new("events")
         .required(true)
         .multiple(true)
-        .args(["pointer", "drag", "click", "double_click", "wheel", "text", "key", "hold", "bench"])
+        .args(["pointer", "drag", "click", "double_click", "wheel", "text", "key", "hold", "bench", "take_control"])
 ))]
 #[command(group(ArgGroup::new("positions").multiple(true).args(["pointer", "drag"])))]
 pub struct InputArgs {
@@ -369,6 +374,10 @@ pub struct InputArgs {
     /// session releases them).
     #[arg(long, value_name = "SECS", hide = true, default_value_t = 0)]
     pub stay: u64,
+    /// Take the mouse and keyboard from the technician who has them before sending (one
+    /// technician controls at a time; the first to send input while nobody does takes it).
+    #[arg(long)]
+    pub take_control: bool,
     /// Send N pointer moves one by one and report the round-trip times (p50, p99).
     #[arg(long, value_name = "N", hide = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub bench: Option<u32>,

@@ -187,6 +187,14 @@ where
                 writeln!(out, "Input dropped: the end user has not granted control")?;
                 return Ok(InputVerdict::NoControl);
             }
+            if outcome == InputOutcome::NotController {
+                writeln!(out, "{}: {outcome}", step.label)?;
+                writeln!(
+                    out,
+                    "Input dropped: another technician has control — add --take-control to take it over"
+                )?;
+                return Ok(InputVerdict::NoControl);
+            }
             if step_outcome == InputOutcome::Applied {
                 step_outcome = outcome;
             }
@@ -253,6 +261,12 @@ pub async fn run(
         )?;
         close(&endpoint, &connection).await;
         return Ok(Exit::Failure);
+    }
+    if args.take_control {
+        write_message(&mut send, &FromViewer::TakeControl)
+            .await
+            .map_err(InputError::from)?;
+        writeln!(out, "Took control: the other technicians watch")?;
     }
     let outcome = match args.bench {
         Some(count) => {

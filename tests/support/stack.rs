@@ -28,28 +28,36 @@ impl Gateway {
     /// Adds a technician and starts the gateway on free loopback ports, with its data in
     /// `work/gateway`.
     pub fn start(work: &Path) -> Self {
+        Self::start_with(work, &[])
+    }
+
+    /// Like [`Gateway::start`], with more technicians: (e-mail, name) pairs, each with the
+    /// same password (log in with [`Desk::login_as`]).
+    pub fn start_with(work: &Path, more: &[(&str, &str)]) -> Self {
         let data = work.join("gateway");
         let data = data.to_str().unwrap();
         let gateway_bin = binary("sos-gateway");
-        let out = run(
-            &gateway_bin,
-            &[
-                "user",
-                "add",
-                "--data",
-                data,
-                "--email",
-                EMAIL,
-                "--name",
-                "Tina Tech",
-                "--role",
-                "technician",
-                "--password-stdin",
-            ],
-            &format!("{PASSWORD}\n"),
-            &[],
-        );
-        assert!(out.status.success(), "user add: {}", describe(&out));
+        for (email, name) in [(EMAIL, "Tina Tech")].iter().chain(more) {
+            let out = run(
+                &gateway_bin,
+                &[
+                    "user",
+                    "add",
+                    "--data",
+                    data,
+                    "--email",
+                    email,
+                    "--name",
+                    name,
+                    "--role",
+                    "technician",
+                    "--password-stdin",
+                ],
+                &format!("{PASSWORD}\n"),
+                &[],
+            );
+            assert!(out.status.success(), "user add: {}", describe(&out));
+        }
         Self::serve(Path::new(data), "127.0.0.1:0", "127.0.0.1:0")
     }
 
@@ -90,9 +98,20 @@ impl Desk {
     /// Logs the technician in to `gateway`, pinning its certificate; the login is kept in
     /// `work/desk.json`.
     pub fn login(gateway: &Gateway, work: &Path) -> Self {
+        Self::login_as(gateway, work, EMAIL)
+    }
+
+    /// Logs the technician `email` in (added by [`Gateway::start_with`]); the login is kept
+    /// in `work/desk-<email>.json` (`work/desk.json` for the first technician).
+    pub fn login_as(gateway: &Gateway, work: &Path, email: &str) -> Self {
+        let file = if email == EMAIL {
+            "desk.json".to_string()
+        } else {
+            format!("desk-{email}.json")
+        };
         let desk = Self {
             bin: binary("sos-desk"),
-            config: work.join("desk.json"),
+            config: work.join(file),
         };
         let login = run(
             &desk.bin,
@@ -103,7 +122,7 @@ impl Desk {
                 "--gateway",
                 &gateway.console,
                 "--email",
-                EMAIL,
+                email,
                 "--password-stdin",
                 "--cert-sha256",
                 &gateway.cert,

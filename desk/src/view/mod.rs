@@ -21,7 +21,8 @@ use crate::quic::{AttachError, attach, close};
 use sink::{Recording, Sink};
 use snapshot::SnapshotFormat;
 use sos_codec::CodecError;
-use sos_transport::wire::ViewerPurpose;
+use sos_transport::framing::write_message;
+use sos_transport::wire::{FromViewer, ViewerPurpose};
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -156,8 +157,14 @@ pub async fn run(
         "attached"
     );
     let sink = Sink::new(wanted, recording);
+    let mut send = attached.send;
+    if let Some(monitor) = args.monitor {
+        write_message(&mut send, &FromViewer::ShareMonitor { monitor })
+            .await
+            .map_err(|e| ViewError::ConnectionLost(e.to_string()))?;
+    }
     let outcome = watch(
-        attached.send,
+        send,
         attached.recv,
         attached.connection.clone(),
         sink,

@@ -6,7 +6,7 @@
 //! are dropped when it is full, and a later move supersedes them).
 
 use super::draw;
-use super::session::ToWindow;
+use super::session::{Outgoing, ToWindow};
 use super::slot::FrameSlot;
 use super::text::TextPainter;
 use super::translate::{KeyInput, Wheel};
@@ -44,7 +44,7 @@ pub struct App {
     viewer: Viewer,
     remote: Size,
     slot: Arc<FrameSlot>,
-    input: mpsc::Sender<InputEvent>,
+    input: mpsc::Sender<Outgoing>,
     text: TextPainter,
     window: Option<(Rc<Window>, Surface)>,
     /// A platform failure that closed the window.
@@ -58,7 +58,7 @@ impl App {
         viewer: Viewer,
         remote: Size,
         slot: Arc<FrameSlot>,
-        input: mpsc::Sender<InputEvent>,
+        input: mpsc::Sender<Outgoing>,
     ) -> Result<Self, String> {
         Ok(Self {
             settings,
@@ -107,16 +107,22 @@ impl App {
         event_loop.exit();
     }
 
+    fn send(&self, outgoing: Outgoing) {
+        match self.input.try_send(outgoing) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(Outgoing::Input(InputEvent::MouseMove { .. }))) => {}
+            Err(TrySendError::Full(outgoing)) => {
+                tracing::warn!(?outgoing, "input queue full: dropped");
+            }
+        }
+    }
+
     fn apply(&mut self, event_loop: &ActiveEventLoop, effects: Vec<Effect>) {
         for effect in effects {
             match effect {
-                Effect::Send(event) => match self.input.try_send(event) {
-                    Ok(()) | Err(TrySendError::Closed(_)) => {}
-                    Err(TrySendError::Full(InputEvent::MouseMove { .. })) => {}
-                    Err(TrySendError::Full(event)) => {
-                        tracing::warn!(?event, "input queue full: event dropped");
-                    }
-                },
+                Effect::Send(event) => self.send(Outgoing::Input(event)),
+                Effect::TakeControl => self.send(Outgoing::TakeControl),
+                Effect::ShareMonitor(monitor) => self.send(Outgoing::ShareMonitor(monitor)),
                 Effect::Redraw => {
                     if let Some((window, _)) = &self.window {
                         window.request_redraw();
@@ -172,6 +178,9 @@ impl ApplicationHandler<ToWindow> for App {
                 None => Vec::new(),
             },
             ToWindow::ControlRefused => self.viewer.control_refused(),
+            ToWindow::NotController => self.viewer.not_controller(),
+            ToWindow::Participants(list) => self.viewer.participants(list),
+            ToWindow::Screen { monitors, display } => self.viewer.screen(monitors, display),
             ToWindow::Ended(end) => self.viewer.ended(&end, Instant::now()),
         };
         self.apply(event_loop, effects);

@@ -36,7 +36,7 @@ pub fn paint(pixels: &mut [u32], size: Size, scene: &Scene<'_>, text: &mut TextP
         Some(dest) => fill_around(pixels, size, dest, BACKGROUND),
         None => pixels.fill(BACKGROUND),
     }
-    if let Some(badge) = scene.badge {
+    if let Some(badge) = scene.badge.as_deref() {
         let width = text.width(badge, OVERLAY_PX) + 2 * PADDING;
         let height = text.line_height(OVERLAY_PX) + PADDING;
         let x = size.width.saturating_sub(width + PADDING);

@@ -117,7 +117,7 @@ fn text_and_boxes_survive_tiny_windows() {
         let scene = Scene {
             frame: Some(&frame),
             placement: viewport.placement(),
-            badge: Some("view only"),
+            badge: Some("view only".into()),
             overlay: Some(vec!["Display 0: 16x16".into(), "0 fps".into()]),
             banner: Some("Session ended: the session expired\nThis window closes.".into()),
         };

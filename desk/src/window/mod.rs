@@ -90,6 +90,10 @@ pub async fn run(
         wake.notify(ToWindow::Frame);
     }));
     let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
+    if let Some(monitor) = args.monitor {
+        // The queue is empty: this fits.
+        let _ = input.try_send(session::Outgoing::ShareMonitor(monitor));
+    }
     let network = tokio::spawn(session::serve(
         send,
         recv,

@@ -10,7 +10,10 @@
 use crate::view::sink::{Sink, SinkEvent};
 use crate::view::stream::{FrameStreams, Receiving};
 use sos_transport::framing::write_message;
-use sos_transport::wire::{EndReason, FromViewer, InputEvent, InputOutcome, ToViewer};
+use sos_transport::wire::{
+    DisplayInfo, EndReason, FromViewer, InputEvent, InputOutcome, MonitorInfo, Participant,
+    ToViewer,
+};
 use std::fmt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -23,8 +26,30 @@ pub enum ToWindow {
     Frame,
     /// The agent dropped input: the end user did not allow control.
     ControlRefused,
+    /// The gateway dropped input: another technician has control.
+    NotController,
+    /// Who is on the session and who controls.
+    Participants(Vec<Participant>),
+    /// The end user's monitors and the picture shared now.
+    Screen {
+        /// Every monitor, left to right.
+        monitors: Vec<MonitorInfo>,
+        /// The shared picture.
+        display: DisplayInfo,
+    },
     /// The session is over for this viewer.
     Ended(SessionEnd),
+}
+
+/// What the window sends to the gateway.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    /// An input event for the agent.
+    Input(InputEvent),
+    /// Take the mouse and keyboard over.
+    TakeControl,
+    /// Share another monitor.
+    ShareMonitor(u32),
 }
 
 /// Why the viewer stopped.
@@ -80,7 +105,7 @@ pub async fn serve<W, R, F, N>(
     frames: F,
     sink: Sink,
     connected_at: Instant,
-    mut input: mpsc::Receiver<InputEvent>,
+    mut input: mpsc::Receiver<Outgoing>,
     notify: N,
 ) -> SessionEnd
 where
@@ -114,7 +139,7 @@ where
 async fn pump<W, N>(
     control_send: &mut W,
     receiving: &mut Receiving,
-    input: &mut mpsc::Receiver<InputEvent>,
+    input: &mut mpsc::Receiver<Outgoing>,
     notify: &N,
 ) -> SessionEnd
 where
@@ -134,11 +159,13 @@ where
                 Some(SinkEvent::NeedKeyframe) => FromViewer::KeyframeRequest,
                 None => return SessionEnd::DecoderStopped("no more frames are decoded".into()),
             },
-            event = input.recv() => match event {
-                Some(event) => {
+            outgoing = input.recv() => match outgoing {
+                Some(Outgoing::Input(event)) => {
                     seq += 1;
                     FromViewer::Input { seq, event }
                 }
+                Some(Outgoing::TakeControl) => FromViewer::TakeControl,
+                Some(Outgoing::ShareMonitor(monitor)) => FromViewer::ShareMonitor { monitor },
                 None => return SessionEnd::WindowClosed,
             },
             message = receiving.control.recv() => {
@@ -151,8 +178,15 @@ where
                                 notify.notify(ToWindow::ControlRefused);
                             }
                         }
+                        InputOutcome::NotController => notify.notify(ToWindow::NotController),
                         other => tracing::debug!(seq, %other, "input not applied"),
                     },
+                    Some(Ok(ToViewer::Participants(list))) => {
+                        notify.notify(ToWindow::Participants(list));
+                    }
+                    Some(Ok(ToViewer::Screen { monitors, display })) => {
+                        notify.notify(ToWindow::Screen { monitors, display });
+                    }
                     Some(Ok(other)) => tracing::debug!(?other, "ignoring control message"),
                     Some(Err(e)) => return lost(&e),
                     None => return lost(&"the gateway closed the control stream"),

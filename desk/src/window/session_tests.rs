@@ -13,7 +13,7 @@ const HEIGHT: u32 = 240;
 struct Harness {
     gateway: DuplexStream,
     streams: mpsc::Sender<DuplexStream>,
-    input: mpsc::Sender<InputEvent>,
+    input: mpsc::Sender<Outgoing>,
     told: std::sync::mpsc::Receiver<ToWindow>,
     slot: Arc<FrameSlot>,
     viewer: tokio::task::JoinHandle<SessionEnd>,
@@ -99,7 +99,7 @@ async fn frames_reach_the_slot_input_goes_out_and_the_end_comes_back() {
         InputEvent::Text("a".into()),
     ];
     for event in &events {
-        h.input.send(event.clone()).await.unwrap();
+        h.input.send(Outgoing::Input(event.clone())).await.unwrap();
     }
     for (expected_seq, expected) in (1u64..).zip(&events) {
         let got: Option<FromViewer> = read_message(&mut h.gateway).await.unwrap();

@@ -8,8 +8,8 @@
 //! names the agent knows, down and up. Every key or button sent down is sent up: on
 //! release, or all at once when the window loses focus.
 //!
-//! Kept by the viewer, never sent: F10 (fit / 1:1), F11 (full screen), F12 (status
-//! overlay) and the right Ctrl key (held, the wheel and the arrow keys scroll a 1:1 view;
+//! Kept by the viewer, never sent: F8 (share the next monitor), F9 (take control from
+//! another technician), F10 (fit / 1:1), F11 (full screen), F12 (status overlay) and the right Ctrl key (held, the wheel and the arrow keys scroll a 1:1 view;
 //! without control they always do). Shift goes down on the remote only in front of a named
 //! key or a shortcut, and Caps Lock and AltGr not at all: the text they produce is sent.
 
@@ -24,6 +24,10 @@ const PIXELS_PER_WHEEL_STEP: f64 = 40.0;
 /// A viewer shortcut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortcut {
+    /// F8: share the end user's next monitor.
+    NextMonitor,
+    /// F9: take the mouse and keyboard from another technician.
+    TakeControl,
     /// F10: fit or 1:1.
     ToggleScaling,
     /// F11: full screen or window.
@@ -206,9 +210,14 @@ impl Translator {
         }
         if let Key::Named(named) = &input.key {
             match (named, input.location) {
-                (NamedKey::F10 | NamedKey::F11 | NamedKey::F12, _) => {
+                (
+                    NamedKey::F8 | NamedKey::F9 | NamedKey::F10 | NamedKey::F11 | NamedKey::F12,
+                    _,
+                ) => {
                     if !input.repeat {
                         out.push(Output::Shortcut(match named {
+                            NamedKey::F8 => Shortcut::NextMonitor,
+                            NamedKey::F9 => Shortcut::TakeControl,
                             NamedKey::F10 => Shortcut::ToggleScaling,
                             NamedKey::F11 => Shortcut::ToggleFullscreen,
                             _ => Shortcut::ToggleOverlay,

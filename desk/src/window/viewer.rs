@@ -4,7 +4,8 @@
 //! Contract: pure, like quinn-proto: fed with window events and `now`, it answers with
 //! [`Effect`]s for the platform shell to carry out and with a [`Scene`] to draw; it never
 //! reads the clock. [`Viewer::poll_timeout`] says when [`Viewer::handle_timeout`] is due.
-//! Nothing is sent without control or after the session ended.
+//! Nothing is sent without control, while another technician controls, or after the
+//! session ended.
 
 use super::rates::RateMeter;
 use super::session::SessionEnd;
@@ -12,7 +13,7 @@ use super::slot::Shown;
 use super::translate::{KeyInput, Output, Shortcut, Translator, Wheel};
 use super::viewport::{Placement, Scaling, Size, Viewport};
 use sos_codec::DecodedFrame;
-use sos_transport::wire::{DisplayInfo, InputEvent, MouseButton};
+use sos_transport::wire::{DisplayInfo, InputEvent, MonitorInfo, MouseButton, Participant};
 use std::time::{Duration, Instant};
 
 /// How long the end message stays up before the viewer closes by itself.
@@ -25,6 +26,10 @@ pub const OVERLAY_REFRESH: Duration = Duration::from_millis(500);
 pub enum Effect {
     /// Send an input event to the agent.
     Send(InputEvent),
+    /// Take the mouse and keyboard from the technician who has them.
+    TakeControl,
+    /// Ask the end user's app to share this monitor.
+    ShareMonitor(u32),
     /// Draw the window again.
     Redraw,
     /// Enter (`true`) or leave full screen.
@@ -40,8 +45,8 @@ pub struct Scene<'a> {
     pub frame: Option<&'a DecodedFrame>,
     /// Where it goes.
     pub placement: Option<Placement>,
-    /// A small permanent label ("view only").
-    pub badge: Option<&'static str>,
+    /// A small permanent label ("view only", who else controls).
+    pub badge: Option<String>,
     /// The status overlay's lines, when shown.
     pub overlay: Option<Vec<String>>,
     /// A message in the middle (waiting, or the end of the session).
@@ -52,6 +57,8 @@ pub struct Scene<'a> {
 #[derive(Debug)]
 pub struct Viewer {
     display: DisplayInfo,
+    monitors: Vec<MonitorInfo>,
+    participants: Vec<Participant>,
     viewport: Viewport,
     translator: Translator,
     control_refused: bool,
@@ -69,6 +76,8 @@ impl Viewer {
     pub fn new(display: DisplayInfo, window: Size, control: bool, fullscreen: bool) -> Self {
         Self {
             display,
+            monitors: Vec::new(),
+            participants: Vec::new(),
             viewport: Viewport::new(Size::new(display.width, display.height), window),
             translator: Translator::new(control),
             control_refused: false,
@@ -139,6 +148,39 @@ impl Viewer {
         vec![Effect::Redraw]
     }
 
+    /// Who is on the session changed, or who controls.
+    pub fn participants(&mut self, participants: Vec<Participant>) -> Vec<Effect> {
+        let was = self.other_controller().is_some();
+        self.participants = participants;
+        if !was && self.other_controller().is_some() {
+            // Taken over: whatever this window held is released on the remote by the
+            // agent; forget it here without sending.
+            let mut dropped = Vec::new();
+            self.translator.release_all(&mut dropped);
+        }
+        vec![Effect::Redraw]
+    }
+
+    /// The end user's monitors, and the one shared now.
+    pub fn screen(&mut self, monitors: Vec<MonitorInfo>, display: DisplayInfo) -> Vec<Effect> {
+        self.monitors = monitors;
+        self.display = display;
+        vec![Effect::Redraw]
+    }
+
+    /// The gateway dropped input: another technician has control.
+    pub fn not_controller(&mut self) -> Vec<Effect> {
+        vec![Effect::Redraw]
+    }
+
+    /// The name of another technician who has the mouse and keyboard.
+    fn other_controller(&self) -> Option<&str> {
+        self.participants
+            .iter()
+            .find(|p| p.controlling && !p.you)
+            .map(|p| p.name.as_str())
+    }
+
     /// The session is over: show why, close after [`END_LINGER`].
     pub fn ended(&mut self, end: &SessionEnd, now: Instant) -> Vec<Effect> {
         // Nothing can be sent any more; the agent releases what was held.
@@ -174,7 +216,19 @@ impl Viewer {
         let mut effects = Vec::new();
         for output in out {
             match output {
+                // Another technician has the mouse and keyboard: watch until F9.
+                Output::Send(_) if self.other_controller().is_some() => {}
                 Output::Send(event) => effects.push(Effect::Send(event)),
+                Output::Shortcut(Shortcut::TakeControl) => {
+                    if self.translator.control() && self.ended.is_none() {
+                        effects.push(Effect::TakeControl);
+                    }
+                }
+                Output::Shortcut(Shortcut::NextMonitor) => {
+                    if let Some(next) = self.next_monitor() {
+                        effects.push(Effect::ShareMonitor(next));
+                    }
+                }
                 Output::Scroll { dx, dy } => {
                     self.viewport.scroll_by(dx, dy);
                     effects.push(Effect::Redraw);
@@ -208,13 +262,32 @@ impl Viewer {
             (None, None) => Some("Waiting for the end user's screen…".to_string()),
             (None, Some(_)) => None,
         };
+        let badge = match self.other_controller() {
+            _ if self.ended.is_some() => None,
+            _ if !self.translator.control() => Some("view only".to_string()),
+            Some(name) => Some(format!("{name} has control — F9 takes it")),
+            None => None,
+        };
         Scene {
             frame: self.frame.as_ref(),
             placement: self.viewport.placement(),
-            badge: (!self.translator.control() && self.ended.is_none()).then_some("view only"),
+            badge,
             overlay,
             banner,
         }
+    }
+
+    /// The monitor after the shared one, wrapping around; none with a single monitor.
+    fn next_monitor(&self) -> Option<u32> {
+        if self.monitors.len() < 2 || self.ended.is_some() {
+            return None;
+        }
+        let at = self
+            .monitors
+            .iter()
+            .position(|m| m.index == self.display.index)
+            .map_or(0, |i| (i + 1) % self.monitors.len());
+        Some(self.monitors[at].index)
     }
 
     fn overlay_lines(&mut self, now: Instant) -> Vec<String> {
@@ -230,14 +303,31 @@ impl Viewer {
             .latency_ms
             .map_or("–".to_string(), |ms| format!("{ms:.0} ms"));
         let control = match (self.translator.control(), self.control_refused) {
-            _ if self.ended.is_some() => "Session over: no input is sent",
-            (true, _) => "Control: you have mouse and keyboard",
-            (false, true) => "View only: the end user's app refused input",
-            (false, false) => "View only: the end user allowed viewing, not control",
+            _ if self.ended.is_some() => "Session over: no input is sent".to_string(),
+            (true, _) => match self.other_controller() {
+                Some(name) => format!("Control: {name} has mouse and keyboard — F9 takes it"),
+                None => "Control: you have mouse and keyboard".to_string(),
+            },
+            (false, true) => "View only: the end user's app refused input".to_string(),
+            (false, false) => "View only: the end user allowed viewing, not control".to_string(),
         };
+        let monitors = match self.monitors.len() {
+            0 | 1 => String::new(),
+            n => format!(" (monitor {} of {n}, F8 next)", display.index + 1),
+        };
+        let on_session = self
+            .participants
+            .iter()
+            .map(|p| {
+                let you = if p.you { " (you)" } else { "" };
+                let control = if p.controlling { " [control]" } else { "" };
+                format!("{}{you}{control}", p.name)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         vec![
             format!(
-                "Display {}{primary}: {}x{}, {scaling}",
+                "Display {}{primary}: {}x{}, {scaling}{monitors}",
                 display.index, remote.width, remote.height
             ),
             format!(
@@ -245,8 +335,10 @@ impl Viewer {
                 rates.fps,
                 rates.bits_per_second / 1e6
             ),
-            control.to_string(),
-            "F10 fit/1:1  F11 full screen  F12 overlay".to_string(),
+            control,
+            format!("On the session: {on_session}"),
+            "F8 next monitor  F9 take control  F10 fit/1:1  F11 full screen  F12 overlay"
+                .to_string(),
             "Right Ctrl + wheel or arrows: scroll at 1:1".to_string(),
         ]
     }

@@ -96,14 +96,14 @@ fn view_only_shows_a_badge_and_sends_nothing() {
     effects.extend(v.key(press(NamedKey::Enter, KeyCode::Enter)));
     effects.extend(v.focus_lost());
     assert!(sent(&effects).is_empty(), "{effects:?}");
-    assert_eq!(v.scene(now).badge, Some("view only"));
+    assert_eq!(v.scene(now).badge.as_deref(), Some("view only"));
     assert!(viewer(true).scene(now).badge.is_none());
 
     // Control granted, then refused by the agent: the badge appears, input stops.
     let mut v = viewer(true);
     assert_eq!(v.control_refused(), [Effect::Redraw]);
     assert!(sent(&v.pointer_moved(10.0, 10.0)).is_empty());
-    assert_eq!(v.scene(now).badge, Some("view only"));
+    assert_eq!(v.scene(now).badge.as_deref(), Some("view only"));
     v.key(press(NamedKey::F12, KeyCode::F12));
     let overlay = v.scene(now).overlay.unwrap();
     assert!(overlay[2].contains("refused"), "{overlay:?}");
@@ -176,4 +176,95 @@ fn resizing_and_scrolling_move_the_picture() {
     );
     let placement = v.scene(now).placement.unwrap();
     assert_eq!((placement.source.x, placement.source.y), (0, 48));
+}
+
+fn on_session(names: &[(&str, bool, bool)]) -> Vec<Participant> {
+    names
+        .iter()
+        .map(|(name, you, controlling)| Participant {
+            name: (*name).into(),
+            you: *you,
+            controlling: *controlling,
+        })
+        .collect()
+}
+
+#[test]
+fn while_another_technician_controls_nothing_is_sent_until_f9() {
+    let now = Instant::now();
+    let mut v = viewer(true);
+    v.participants(on_session(&[("Ann", true, false), ("Bob", false, true)]));
+    let mut effects = v.pointer_moved(10.0, 10.0);
+    effects.extend(v.button(MouseButton::Left, true));
+    assert!(sent(&effects).is_empty(), "{effects:?}");
+    assert_eq!(
+        v.scene(now).badge.as_deref(),
+        Some("Bob has control — F9 takes it")
+    );
+    v.key(press(NamedKey::F12, KeyCode::F12));
+    let overlay = v.scene(now).overlay.unwrap();
+    assert!(
+        overlay[2].contains("Bob has mouse and keyboard"),
+        "{overlay:?}"
+    );
+    assert_eq!(overlay[3], "On the session: Ann (you), Bob [control]");
+
+    // F9 asks for the hand-over; once the gateway says so, input flows again.
+    assert_eq!(
+        v.key(press(NamedKey::F9, KeyCode::F9)),
+        [Effect::TakeControl]
+    );
+    v.participants(on_session(&[("Ann", true, true), ("Bob", false, false)]));
+    assert!(!sent(&v.pointer_moved(20.0, 20.0)).is_empty());
+    assert!(v.scene(now).badge.is_none());
+}
+
+#[test]
+fn being_taken_over_forgets_what_was_held_without_sending_it() {
+    let mut v = viewer(true);
+    v.participants(on_session(&[("Ann", true, true)]));
+    v.pointer_moved(10.0, 10.0);
+    assert!(!sent(&v.button(MouseButton::Left, true)).is_empty());
+    v.participants(on_session(&[("Ann", true, false), ("Bob", false, true)]));
+    // The agent released Ann's button at the hand-over; Ann's release goes nowhere.
+    assert!(sent(&v.button(MouseButton::Left, false)).is_empty());
+    assert!(sent(&v.focus_lost()).is_empty());
+}
+
+#[test]
+fn f8_walks_through_the_monitors() {
+    let monitor = |index: u32, x: i32| MonitorInfo {
+        index,
+        x,
+        y: 0,
+        width: 1920,
+        height: 1080,
+        primary: index == 0,
+    };
+    let mut v = viewer(true);
+    assert!(
+        v.key(press(NamedKey::F8, KeyCode::F8)).is_empty(),
+        "one monitor: nothing to pick"
+    );
+    v.screen(vec![monitor(0, 0), monitor(1, 1920)], DISPLAY);
+    assert_eq!(
+        v.key(press(NamedKey::F8, KeyCode::F8)),
+        [Effect::ShareMonitor(1)]
+    );
+    let second = DisplayInfo {
+        index: 1,
+        primary: false,
+        ..DISPLAY
+    };
+    v.screen(vec![monitor(0, 0), monitor(1, 1920)], second);
+    assert_eq!(
+        v.key(press(NamedKey::F8, KeyCode::F8)),
+        [Effect::ShareMonitor(0)]
+    );
+    v.key(press(NamedKey::F12, KeyCode::F12));
+    let overlay = v.scene(Instant::now()).overlay.unwrap();
+    assert!(
+        overlay[0].starts_with("Display 1: ") && overlay[0].ends_with("(monitor 2 of 2, F8 next)"),
+        "{overlay:?}"
+    );
 }
