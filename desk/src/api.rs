@@ -183,6 +183,17 @@ impl ApiClient {
     /// `DELETE`, expecting an empty answer.
     pub(crate) async fn delete(&self, segments: &[&str]) -> Result<(), ApiError> {
         let request = self.authorised(self.http.delete(self.base.endpoint(segments)));
+        self.send_empty(request).await
+    }
+
+    /// `POST /api/v1/logout`: the token stops working.
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        let request = self.authorised(self.http.post(self.base.endpoint(&["logout"])));
+        self.send_empty(request).await
+    }
+
+    /// Sends a request answered without a body.
+    async fn send_empty(&self, request: reqwest::RequestBuilder) -> Result<(), ApiError> {
         let response = request.send().await.map_err(|e| self.transport_error(&e))?;
         let status = response.status();
         if status.is_success() {

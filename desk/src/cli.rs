@@ -44,6 +44,8 @@ pub struct Cli {
 pub enum Command {
     /// Sign in to a gateway and keep the token for the other commands.
     Login(LoginArgs),
+    /// Sign out: the gateway revokes the token and the local login file is removed.
+    Logout,
     /// Create, list, inspect and close support sessions; ask for access.
     #[command(subcommand)]
     Session(SessionCommand),

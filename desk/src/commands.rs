@@ -5,7 +5,7 @@
 //! `session pin`, where the technician asked for it.
 
 use crate::Exit;
-use crate::api::ApiClient;
+use crate::api::{ApiClient, ApiError};
 use crate::cli::{LoginArgs, SessionCommand};
 use crate::config::DeskConfig;
 use crate::output;
@@ -33,6 +33,9 @@ pub enum CommandError {
     /// The password given is empty.
     #[error("the password is empty — type it again or check what is piped in")]
     EmptyPassword,
+    /// The login file could not be removed.
+    #[error("the token is revoked, but the login file could not be removed: {0}")]
+    Forget(std::io::Error),
     /// The end user did not answer in time.
     #[error(
         "no answer from the end user within {seconds} s — the request stays open; check with \
@@ -107,6 +110,19 @@ pub async fn login(
     };
     config.save(config_path)?;
     writeln!(out, "Logged in as {} {}", answer.name, answer.email)?;
+    Ok(Exit::Success)
+}
+
+/// Runs `sos-desk logout`: revokes the token on the gateway, then forgets it here. A token
+/// the gateway no longer knows is forgotten all the same.
+pub async fn logout(config_path: &Path, out: &mut dyn Write) -> Result<Exit, crate::DeskError> {
+    let logged_in = LoggedIn::load(config_path)?;
+    match logged_in.api.logout().await {
+        Ok(()) | Err(ApiError::Refused { status: 401, .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+    std::fs::remove_file(config_path).map_err(CommandError::Forget)?;
+    writeln!(out, "Logged out; the token no longer works")?;
     Ok(Exit::Success)
 }
 

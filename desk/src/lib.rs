@@ -88,6 +88,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Exit, DeskError> {
     };
     let exit = match &cli.command {
         Command::Login(args) => commands::login(&config_path, args, out).await?,
+        Command::Logout => commands::logout(&config_path, out).await?,
         Command::Session(command) => commands::session(&config_path, command, out).await?,
         Command::View(args) => view::run(&config_path, args, out).await?,
         Command::Input(args) => input::run(&config_path, args, out).await?,

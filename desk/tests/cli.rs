@@ -165,6 +165,22 @@ async fn login_keeps_a_private_config_and_refuses_a_wrong_certificate() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    // Logout: the gateway is told (it revokes the token) and the login file is gone.
+    let out = desk.run(&["logout"], None).await;
+    assert_success(&out);
+    assert!(stdout(&out).contains("Logged out"), "{}", stdout(&out));
+    assert!(!desk.config.exists());
+    assert!(
+        gateway
+            .state
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .any(|line| line.starts_with("POST /api/v1/logout")),
+        "the gateway heard the logout"
+    );
+
     // Not logged in: a clear message.
     let other = Desk::new();
     let out = other.run(&["session", "list"], None).await;

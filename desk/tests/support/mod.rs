@@ -215,6 +215,7 @@ fn route(
         _ if authorization != Some(&format!("Bearer {TOKEN}")) => {
             error(401, "not signed in — run `sos-desk login` again")
         }
+        ("POST", ["logout"]) => (204, String::new()),
         ("POST", ["sessions"]) => {
             let id = format!("s{}", state.sessions.len() + 1);
             let session = SessionView {

@@ -64,6 +64,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sessions::info))
         .routes(routes!(sessions::login))
+        .routes(routes!(sessions::logout))
         .routes(routes!(sessions::list, sessions::create))
         .routes(routes!(sessions::show, sessions::delete))
         .routes(routes!(sessions::request_remote))
@@ -115,6 +116,7 @@ impl IntoResponse for ApiError {
             DeskError::NotFound(_) => StatusCode::NOT_FOUND,
             DeskError::Conflict(_) => StatusCode::CONFLICT,
             DeskError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DeskError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             DeskError::Internal(e) => {
                 tracing::error!("internal error: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -135,21 +137,58 @@ impl FromRequestParts<Arc<Desk>> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, desk: &Arc<Desk>) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError(DeskError::Unauthorized))?;
-        let mut user = desk.authenticate(token.trim())?;
-        user.origin = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(
-                || "https".to_string(),
-                |info| format!("https {}", crate::relay::redact_addr(info.0)),
-            );
+        let token = bearer(parts).ok_or(ApiError(DeskError::Unauthorized))?;
+        let mut user = desk.authenticate(token)?;
+        user.origin = peer(parts).map_or_else(
+            || "https".to_string(),
+            |addr| format!("https {}", crate::relay::redact_addr(addr)),
+        );
         Ok(Auth(user))
+    }
+}
+
+/// The API token of a request (`Authorization: Bearer …`).
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// The client's address, when the server recorded it.
+fn peer(parts: &Parts) -> Option<std::net::SocketAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0)
+}
+
+/// The token a request carries, for logging it out.
+pub struct BearerToken(pub String);
+
+impl FromRequestParts<Arc<Desk>> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<Desk>) -> Result<Self, ApiError> {
+        bearer(parts)
+            .map(|t| BearerToken(t.to_string()))
+            .ok_or(ApiError(DeskError::Unauthorized))
+    }
+}
+
+/// The client's address (absent when the server did not record it, as in tests).
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<Arc<Desk>> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<Desk>,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(ClientAddr(peer(parts).map(|a| a.ip())))
     }
 }
 

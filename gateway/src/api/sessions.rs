@@ -1,6 +1,6 @@
 //! Session routes.
 
-use super::{ApiError, ApiResult, Auth, counted};
+use super::{ApiError, ApiResult, Auth, BearerToken, ClientAddr, counted};
 use crate::service::{Desk, DeskError, Scope};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -22,16 +22,18 @@ pub async fn info(State(desk): State<Arc<Desk>>) -> Json<GatewayInfo> {
     })
 }
 
-/// Password login; answers an API token.
+/// Password login; answers an API token. Too many failures from one network answer 429.
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 403, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(desk): State<Arc<Desk>>,
+    ClientAddr(from): ClientAddr,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<LoginResponse> {
     // argon2 is deliberately slow: keep it off the async workers.
     let (user, token) =
-        tokio::task::spawn_blocking(move || desk.login(&body.email, &body.password))
+        tokio::task::spawn_blocking(move || desk.login(&body.email, &body.password, from))
             .await
             .map_err(|e| DeskError::Internal(e.to_string()))?
             .map_err(|e| match e {
@@ -45,6 +47,17 @@ pub async fn login(
         name: user.name,
         email: user.email,
     }))
+}
+
+/// Logout: the token of the request is revoked and never works again.
+#[utoipa::path(post, path = "/api/v1/logout", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(
+    State(desk): State<Arc<Desk>>,
+    BearerToken(token): BearerToken,
+) -> Result<StatusCode, ApiError> {
+    desk.logout(&token)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Which sessions to list.

@@ -60,6 +60,18 @@ impl Clock for ManualClock {
     }
 }
 
+/// Limits on password guessing: 10 failed logins per address (100 per network) within 10
+/// minutes block it for 15 minutes, doubling on repeat up to a day.
+pub const LOGIN_LIMITS: crate::domain::ratelimit::Limits = crate::domain::ratelimit::Limits {
+    window: 600,
+    per_ip_failures: 10,
+    per_net_failures: 100,
+    global_failures: u32::MAX,
+    block: 900,
+    max_block: 86_400,
+    max_tracked: 100_000,
+};
+
 /// Why a Service Desk request was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,6 +94,9 @@ pub enum DeskError {
     /// The request itself is wrong.
     #[error("{0}")]
     BadRequest(String),
+    /// Too many attempts: wait before trying again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// A local failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -151,6 +166,8 @@ pub struct Desk {
     pub counters: Counters,
     /// PIN guessing limits.
     pub pin_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
+    /// Failed password logins per address and network.
+    pub login_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -221,6 +238,9 @@ impl Desk {
             pin_limiter: std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(
                 crate::domain::ratelimit::Limits::default(),
             )),
+            login_limiter: std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(
+                LOGIN_LIMITS,
+            )),
         })
     }
 
@@ -231,14 +251,46 @@ impl Desk {
             .ok_or(DeskError::Unauthorized)
     }
 
-    /// Password login; issues an API token.
-    pub fn login(&self, email: &str, password: &str) -> Result<(User, String), DeskError> {
-        let user = self
-            .store
-            .check_login(email, password)?
-            .ok_or(DeskError::Unauthorized)?;
-        let token = self.store.issue_token(user.id, self.clock.now())?;
+    /// Password login from `from` (when known); issues an API token. Too many failures
+    /// from one address or network block it for a while ([`LOGIN_LIMITS`]), before the
+    /// password is even checked.
+    pub fn login(
+        &self,
+        email: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(User, String), DeskError> {
+        let now = self.clock.now();
+        let limiter = || self.login_limiter.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ip) = from
+            && let Err(blocked) = limiter().check(ip, now)
+        {
+            let wait = match blocked {
+                crate::domain::ratelimit::Blocked::Until(until) => (until - now).max(1),
+                crate::domain::ratelimit::Blocked::LinkOnly => LOGIN_LIMITS.window,
+            };
+            return Err(DeskError::TooManyRequests(format!(
+                "too many failed logins from this network — try again in {} minutes",
+                (wait + 59) / 60
+            )));
+        }
+        let Some(user) = self.store.check_login(email, password)? else {
+            if let Some(ip) = from {
+                limiter().failure(ip, now);
+            }
+            return Err(DeskError::Unauthorized);
+        };
+        let token = self.store.issue_token(user.id, now)?;
         Ok((user, token))
+    }
+
+    /// Revokes an API token (logout): it never works again.
+    pub fn logout(&self, token: &str) -> Result<(), DeskError> {
+        if self.store.revoke_token(token)? {
+            Ok(())
+        } else {
+            Err(DeskError::Unauthorized)
+        }
     }
 
     /// The rules' view of a user.

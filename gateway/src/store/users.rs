@@ -217,6 +217,15 @@ impl Store {
         Ok(token)
     }
 
+    /// Revokes an API token; false when it was unknown or already revoked.
+    pub fn revoke_token(&self, token: &str) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE api_tokens SET revoked = 1 WHERE token_hash = ?1 AND revoked = 0",
+            [token_hash(token)],
+        )?;
+        Ok(changed == 1)
+    }
+
     /// The user an unrevoked API token belongs to.
     pub fn user_by_token(&self, token: &str) -> Result<Option<User>, StoreError> {
         Ok(self
