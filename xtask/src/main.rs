@@ -21,6 +21,7 @@ mod report;
 mod run;
 mod setup;
 mod signals;
+mod stack;
 mod test;
 mod workspace;
 mod xvfb;
