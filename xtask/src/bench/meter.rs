@@ -58,7 +58,8 @@ pub struct Meter {
     last_frame: Option<u32>,
     payload_at_first: u64,
     last_sample: Option<Instant>,
-    samples: SyncSender<Sample>,
+    /// Taken when the window closes, which ends the PSNR thread.
+    samples: Option<SyncSender<Sample>>,
     first_seen: Option<mpsc::Sender<()>>,
 }
 
@@ -107,7 +108,7 @@ impl Measurement {
             last_frame: None,
             payload_at_first: 0,
             last_sample: None,
-            samples,
+            samples: Some(samples),
             first_seen: Some(first_tx),
         };
         Ok(Self {
@@ -158,12 +159,12 @@ impl Measurement {
         let mut result = {
             let mut meter = self.meter.lock().unwrap_or_else(PoisonError::into_inner);
             meter.closed = true;
+            meter.samples = None;
             meter.result.clone()
         };
         let cpu_end = cpu_now();
         println!("done");
-        // Closing the channel ends the PSNR thread, which reports its own CPU time.
-        drop(self.meter);
+        // The channel is closed: the PSNR thread ends and reports its own CPU time.
         let (psnr_db, psnr_thread_cpu) = self.psnr.join().unwrap_or_default();
         result.psnr_db = psnr_db;
         result.window_seconds = seconds;
@@ -230,7 +231,10 @@ impl Meter {
             .last_sample
             .is_none_or(|last| now.duration_since(last) >= PSNR_INTERVAL)
         {
-            match self.samples.try_send((
+            let Some(samples) = &self.samples else {
+                return;
+            };
+            match samples.try_send((
                 picture.bgra.to_vec(),
                 picture.width,
                 picture.height,
