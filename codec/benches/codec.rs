@@ -77,8 +77,11 @@ fn unrelated_pair() -> (Vec<u8>, Vec<u8>) {
     )
 }
 
+/// Two BGRA pictures a P-frame benchmark alternates.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// The P-frame kinds measured: name and the two pictures alternated.
-fn p_frame_kinds() -> [(&'static str, (Vec<u8>, Vec<u8>)); 3] {
+fn p_frame_kinds() -> [(&'static str, Pair); 3] {
     [
         ("small_change", desktop_pair()),
         ("scroll_12px", scrolled_pair()),
