@@ -234,12 +234,7 @@ impl Meter {
             let Some(samples) = &self.samples else {
                 return;
             };
-            match samples.try_send((
-                picture.bgra.to_vec(),
-                picture.width,
-                picture.height,
-                code,
-            )) {
+            match samples.try_send((picture.bgra.to_vec(), picture.width, picture.height, code)) {
                 Ok(()) => self.last_sample = Some(now),
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
             }

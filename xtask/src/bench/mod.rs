@@ -6,8 +6,8 @@
 //! probe ([`probe`]) watches through the gateway like `sos-desk view`, reads the code back
 //! from every decoded picture and compares sampled pictures with the scene's own rendering;
 //! then the x264 peer ([`peers`]) runs on the same scene. The bench samples the CPU time of
-//! every process over the probe's measuring window and counts the bytes on the wire with a
-//! UDP forwarder ([`forward`]). Results go to `<out>/bench.json`, `<out>/bench.md` and PNG
+//! every process over the probe's measuring window and counts the bytes on the wire with
+//! forwarders ([`forward`]). Results go to `<out>/bench.json`, `<out>/bench.md` and PNG
 //! plots ([`report`], [`plot`]).
 //!
 //! Contract: every process it starts is stopped on every exit path; the figures come only
@@ -24,7 +24,7 @@ pub mod probe;
 mod report;
 pub mod scene;
 
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use self::forward::Forwarder;
+use self::forward::{Forwarder, TcpRelay};
 use self::meter::ProbeResult;
 use self::report::{Bench, CpuShare, PipelineRun, SceneRun};
 use self::scene::SceneKind;
@@ -353,11 +353,10 @@ fn sosdesk(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
 }
 
 fn x264(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
-    let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|socket| socket.local_addr())
-        .context("could not find a free UDP port on 127.0.0.1")?
+        .context("could not find a free TCP port on 127.0.0.1")?
         .port();
-    let forwarder = Forwarder::start(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
     let out = context.temp.join(format!("probe-{kind}-x264.json"));
     let mut cmd = probe_command(context, kind, &out)?;
     cmd.args(["x264", "--port", &port.to_string(), "--size", SIZE]);
@@ -370,15 +369,16 @@ fn x264(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
     probe.wait_for_output("`listening`", READY_TIMEOUT, context.shutdown, |line| {
         line.trim() == "listening"
     })?;
-    // The decoder binds its port as it starts: the first keyframe must not be lost.
+    // The decoder listens as it starts; the relay connects to it when the encoder comes.
     std::thread::sleep(Duration::from_millis(500));
+    let relay = TcpRelay::start(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))?;
     let started_ms = draw::unix_ms() as f64;
     let encoder = Launch::new(
         "ffmpeg (x264 encoder)",
         peers::encoder_command(
             &context.display,
             SIZE,
-            forwarder.address(),
+            relay.address(),
             context.args.x264_crf,
         ),
     )
@@ -387,9 +387,10 @@ fn x264(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
     let processes = [("encoder", encoder.id())];
     let (result, cpu, wire_bytes) =
         probe_window(context, "x264", probe, &out, &processes, &|| {
-            forwarder.to_upstream()
+            relay.carried()
         })?;
     drop(encoder);
+    drop(relay);
     let first_frame_ms = result.first_frame_unix_ms.map(|first| first - started_ms);
     Ok(PipelineRun::new(
         "x264",

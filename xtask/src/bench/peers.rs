@@ -1,7 +1,12 @@
 //! The peer pipeline the bench compares with: ffmpeg grabbing the same X display, encoding
-//! with libx264 `-preset ultrafast -tune zerolatency`, sending MPEG-TS over UDP to a second
-//! ffmpeg that decodes to raw BGRA for the probe. (x11vnc with a VNC client is not part of
-//! the bench: it would need an RFB client in the probe.)
+//! with libx264 `-preset ultrafast -tune zerolatency`, sending MPEG-TS to a second ffmpeg
+//! that decodes to raw BGRA for the probe. (x11vnc with a VNC client is not part of the
+//! bench: it would need an RFB client in the probe.)
+//!
+//! The stream goes over TCP on loopback, not UDP: x264's keyframes (hundreds of KB in one
+//! burst) overflow a default UDP receive buffer (208 KiB, `net.core.rmem_max`), the
+//! decoder then waits for the next keyframe (8 s later) and shows damaged pictures; TCP
+//! with TCP_NODELAY is lossless and adds no delay on loopback, like sosdesk's QUIC.
 //!
 //! Contract: both ffmpegs get the low-latency settings a careful user would pick (no
 //! mouse pointer drawn, no muxing delay, no input buffering, one decoding thread), so the
@@ -27,11 +32,11 @@ pub fn encoder_command(display: &str, size: &str, target: SocketAddr, crf: u8) -
         ])
         .args(["-crf", &crf.to_string(), "-pix_fmt", "yuv420p"])
         .args(["-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0"])
-        .arg(format!("udp://{target}?pkt_size=1316"));
+        .arg(format!("tcp://{target}?tcp_nodelay=1"));
     cmd
 }
 
-/// The decoding ffmpeg: low-delay flags, no probing beyond what it needs, one thread (frame
+/// The decoding ffmpeg, listening on TCP `port`: low-delay flags, no probing beyond what it needs, one thread (frame
 /// threads would add a frame of delay each), raw BGRA on its stdout.
 pub fn decoder_command(port: u16) -> Command {
     let mut cmd = Command::new("ffmpeg");
@@ -46,9 +51,7 @@ pub fn decoder_command(port: u16) -> Command {
         ])
         .args(["-probesize", "32768", "-analyzeduration", "0"])
         .args(["-f", "mpegts", "-i"])
-        .arg(format!(
-            "udp://127.0.0.1:{port}?fifo_size=1000000&overrun_nonfatal=1&buffer_size=8388608"
-        ))
+        .arg(format!("tcp://127.0.0.1:{port}?listen=1&tcp_nodelay=1"))
         .args([
             "-fps_mode",
             "passthrough",

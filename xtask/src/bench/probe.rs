@@ -4,7 +4,7 @@
 //!
 //! Two sources: a sosdesk session, watched exactly as `sos-desk view` does (the same
 //! `sos-desk` library: login file, QUIC attach, receiving and decoding thread), and the
-//! x264 peer, an ffmpeg decoding MPEG-TS from UDP into raw BGRA on its stdout.
+//! x264 peer, an ffmpeg decoding MPEG-TS from TCP into raw BGRA on its stdout.
 //!
 //! Contract: prints `measuring` when the first picture is decoded and `done` when the
 //! window ends, so the bench samples the other processes' CPU over the same window; stops
@@ -64,9 +64,9 @@ pub enum Source {
         #[arg(long, value_name = "HOST:PORT")]
         quic: String,
     },
-    /// The x264 peer: MPEG-TS on a local UDP port, decoded by ffmpeg.
+    /// The x264 peer: MPEG-TS on a local TCP port, decoded by ffmpeg.
     X264 {
-        /// The UDP port to listen on.
+        /// The TCP port to listen on.
         #[arg(long)]
         port: u16,
         /// The picture size.

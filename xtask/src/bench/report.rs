@@ -61,7 +61,7 @@ pub struct PipelineRun {
     pub summary: Summary,
     /// CPU per process.
     pub cpu: Vec<CpuShare>,
-    /// UDP payload bytes towards the viewer in the window.
+    /// Payload bytes towards the viewer in the window (above UDP or TCP).
     pub wire_bytes: u64,
     /// From attaching (sosdesk) or starting the encoder (x264) to the first picture.
     pub first_frame_ms: Option<f64>,
@@ -271,10 +271,10 @@ fn markdown(bench: &Bench) -> String {
         "Screen {}, {} s measured per scene and pipeline, {} CPU cores, one host (one clock). \
          Latency is glass to glass: from the moment the scene's frame reached the X server \
          (the time painted in its timestamp code) to the end of its decoding in the viewer. \
-         fps counts new scene frames shown; kbit/s is the UDP payload towards the viewer; \
+         fps counts new scene frames shown; kbit/s is the payload above UDP (sosdesk's QUIC) or TCP (the peer's MPEG-TS) towards the viewer; \
          PSNR compares sampled decoded pictures with the scene's own rendering of the frame \
          they show. The peer is ffmpeg x11grab -> libx264 -preset ultrafast -tune zerolatency \
-         -crf {} -> MPEG-TS over UDP -> ffmpeg decoding; x11vnc is not measured.",
+         -crf {} -> MPEG-TS over TCP (UDP lost x264's keyframe bursts on loopback) -> ffmpeg decoding; x11vnc is not measured.",
         bench.screen, bench.seconds, bench.cores, bench.x264_crf
     );
     let _ = writeln!(out);

@@ -213,7 +213,7 @@ impl Scene {
                 let area = self.text_area();
                 let per_page = self.per_page();
                 let typed = n.saturating_sub(1);
-                if n == 0 || typed % per_page == 0 || self.text.is_empty() {
+                if n == 0 || typed.is_multiple_of(per_page) || self.text.is_empty() {
                     self.render(n, bgra);
                     return vec![area];
                 }
