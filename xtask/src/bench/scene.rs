@@ -10,6 +10,7 @@ use std::fmt;
 
 use clap::ValueEnum;
 use sos_desk::window::text::TextPainter;
+pub use sos_desk::window::viewport::Rect;
 use sos_desk::window::viewport::Size;
 
 /// Which scene.
@@ -62,19 +63,6 @@ impl fmt::Display for SceneKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// A rectangle of the screen, in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    /// Left.
-    pub x: u32,
-    /// Top.
-    pub y: u32,
-    /// Width.
-    pub width: u32,
-    /// Height.
-    pub height: u32,
 }
 
 const TYPING_PX: u32 = 18;
