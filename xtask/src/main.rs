@@ -12,6 +12,7 @@
 // Tests may panic on unexpected errors: that is how they fail.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod bench;
 mod brand;
 mod demo;
 mod gateway;
@@ -21,6 +22,7 @@ mod report;
 mod run;
 mod setup;
 mod signals;
+mod stack;
 mod test;
 mod workspace;
 mod xvfb;
@@ -46,6 +48,7 @@ use crate::workspace::Workspace;
         cargo xtask run --demo   play a whole support session by itself, record it, exit\n  \
         cargo xtask run          local gateway in the foreground, with the commands to try\n  \
         cargo xtask test         every check and test (what CI runs)\n  \
+        cargo xtask bench --scene typing --no-peers   one scene of the streaming benchmark\n  \
         cargo xtask brand --config acme.toml --out dist   a branded end-user app\n  \
         cargo xtask setup        only install the missing system packages"
 )]
@@ -84,6 +87,22 @@ enum Command {
     /// the product's name, checks that it starts, and prints its size and SHA-256. Sign the
     /// branding first on the gateway: `sos-gateway branding sign branding.toml`.
     Brand(brand::BrandArgs),
+    /// The streaming benchmark: glass-to-glass latency, fps, bytes, CPU, PSNR and time to
+    /// first frame of sosdesk per scene, next to ffmpeg/x264 on the same scene.
+    ///
+    /// Starts Xvfb (1920x1080), a gateway, a session and the end-user app, then plays each
+    /// scene (idle, typing, scrolling, video, full-motion) with a timestamp code painted in
+    /// its corner, watches it through the gateway with a measuring viewer, then through
+    /// ffmpeg x11grab -> libx264 ultrafast/zerolatency -> UDP -> ffmpeg. Writes
+    /// bench.json, bench.md (tables and ratios to x264) and PNG plots to --out. About
+    /// 2 x --seconds + 5 s per scene after the release build.
+    Bench(bench::BenchArgs),
+    /// Internal to `bench`: plays a scene on DISPLAY until stopped.
+    #[command(hide = true)]
+    BenchScene(bench::SceneArgs),
+    /// Internal to `bench`: the measuring viewer.
+    #[command(hide = true)]
+    BenchProbe(bench::probe::ProbeArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +126,12 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<()> {
     let shutdown = Shutdown::install()?;
+    // The bench's own children need no workspace.
+    match command {
+        Command::BenchScene(args) => return bench::draw::run(args.scene, None, &shutdown),
+        Command::BenchProbe(args) => return bench::probe::run(&args, &shutdown),
+        _ => {}
+    }
     let workspace = Workspace::locate()?;
     match command {
         Command::Setup => setup::run(&workspace, &shutdown),
@@ -114,5 +139,9 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Run(args) => run::run(&workspace, &args, &shutdown),
         Command::Test(args) | Command::Ci(args) => test::run(&workspace, &args, &shutdown),
         Command::Brand(args) => brand::run(&workspace, &args, &shutdown),
+        Command::Bench(args) => bench::run(&workspace, &args, &shutdown),
+        Command::BenchScene(_) | Command::BenchProbe(_) => {
+            unreachable!("dispatched above")
+        }
     }
 }

@@ -206,6 +206,11 @@ pub struct Process {
 }
 
 impl Process {
+    /// The child's process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The exit status, if the child has exited.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
         self.child

@@ -38,7 +38,10 @@ const PACKAGES: &[(&str, &str)] = &[
     ("xdotool", "driving and observing the X display in tests"),
     ("x11-utils", "xdpyinfo, xwininfo"),
     ("x11-xserver-utils", "xrandr, xset"),
-    ("ffmpeg", "ffprobe/ffplay for recordings"),
+    (
+        "ffmpeg",
+        "ffprobe/ffplay for recordings, the x264 peer of the bench",
+    ),
     ("ca-certificates", "TLS to the package registries"),
 ];
 

@@ -1,0 +1,258 @@
+//! The measuring viewer (`cargo xtask bench-probe`, started by the bench): watches a
+//! pipeline's output, hands every decoded picture to the [`Meter`], and writes what it
+//! found as JSON.
+//!
+//! Two sources: a sosdesk session, watched exactly as `sos-desk view` does (the same
+//! `sos-desk` library: login file, QUIC attach, receiving and decoding thread), and the
+//! x264 peer, an ffmpeg decoding MPEG-TS from TCP into raw BGRA on its stdout.
+//!
+//! Contract: prints `measuring` when the first picture is decoded and `done` when the
+//! window ends, so the bench samples the other processes' CPU over the same window; stops
+//! its decoder child on every exit path.
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use sos_codec::DecodedFrame;
+use sos_desk::commands::LoggedIn;
+use sos_desk::quic::{close, greet};
+use sos_desk::view::sink::{FrameFacts, FrameOutput, Sink};
+use sos_desk::view::stream::watch;
+use sos_transport::wire::ViewerPurpose;
+
+use super::meter::{Measurement, Meter, Picture, ProbeResult, ViewerCpu};
+use super::scene::SceneKind;
+use crate::signals::Shutdown;
+
+/// The first picture must come within this.
+const FIRST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Options of the hidden `bench-probe` command.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The scene on the screen (for the PSNR reference).
+    #[arg(long, value_enum)]
+    pub scene: SceneKind,
+    /// Seconds to measure, from the first decoded picture.
+    #[arg(long)]
+    pub seconds: f64,
+    /// Where to write the JSON result.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// What to watch.
+    #[command(subcommand)]
+    pub source: Source,
+}
+
+/// What the probe watches.
+#[derive(Debug, Subcommand)]
+pub enum Source {
+    /// A sosdesk session, through the gateway.
+    Sosdesk {
+        /// The `sos-desk` login file (from `sos-desk --config FILE login`).
+        #[arg(long, value_name = "FILE")]
+        desk_config: PathBuf,
+        /// The session id.
+        #[arg(long)]
+        session: String,
+        /// The gateway's QUIC address (or a forwarder in front of it).
+        #[arg(long, value_name = "HOST:PORT")]
+        quic: String,
+    },
+    /// The x264 peer: MPEG-TS on a local TCP port, decoded by ffmpeg.
+    X264 {
+        /// The TCP port to listen on.
+        #[arg(long)]
+        port: u16,
+        /// The picture size.
+        #[arg(long, default_value = "1920x1080")]
+        size: String,
+    },
+}
+
+/// Runs the probe and writes its result.
+pub fn run(args: &ProbeArgs, shutdown: &Shutdown) -> Result<()> {
+    let result = match &args.source {
+        Source::Sosdesk {
+            desk_config,
+            session,
+            quic,
+        } => sosdesk(args, desk_config, session, quic, shutdown)?,
+        Source::X264 { port, size } => x264(args, *port, size, shutdown)?,
+    };
+    let json = serde_json::to_vec(&result)?;
+    std::fs::write(&args.out, json)
+        .with_context(|| format!("could not write {}", args.out.display()))
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn sosdesk(
+    args: &ProbeArgs,
+    desk_config: &std::path::Path,
+    session: &str,
+    quic: &str,
+    shutdown: &Shutdown,
+) -> Result<ProbeResult> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the probe's async runtime")?;
+    let measurement = Measurement::start(args.scene, unix_micros() as f64 / 1000.0)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let viewer = runtime.spawn(view(
+        desk_config.to_path_buf(),
+        session.to_owned(),
+        quic.to_owned(),
+        measurement.meter.clone(),
+        stopped,
+    ));
+    let finished = || viewer.is_finished();
+    let measured = measurement.run_window(
+        args.seconds,
+        FIRST_TIMEOUT,
+        shutdown,
+        &finished,
+        ViewerCpu::ThisProcess,
+    );
+    let _ = stop.send(());
+    let viewed = runtime
+        .block_on(viewer)
+        .context("the probe's viewer task failed")?;
+    viewed?;
+    measured
+}
+
+async fn view(
+    desk_config: PathBuf,
+    session: String,
+    quic: String,
+    meter: Arc<Mutex<Meter>>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> Result<()> {
+    let logged_in = LoggedIn::load(&desk_config)?;
+    let (endpoint, connection) = sos_transport::endpoint::connect(&quic, &logged_in.trust).await?;
+    let connected_at = tokio::time::Instant::now();
+    let (mut send, mut recv) = connection
+        .open_bi()
+        .await
+        .context("the gateway closed the connection")?;
+    greet(
+        &mut send,
+        &mut recv,
+        &logged_in.config.token,
+        &session,
+        ViewerPurpose::Watch,
+    )
+    .await?;
+    let output = FrameOutput::new(move |frame: DecodedFrame, facts: FrameFacts| {
+        let decoded_unix_micros = unix_micros();
+        meter
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .picture(&Picture {
+                bgra: &frame.bgra,
+                width: frame.width,
+                height: frame.height,
+                decoded_unix_micros,
+                capture_to_decoded_ms: Some(facts.latency_ms),
+                payload_total: facts.bytes_total,
+            });
+    });
+    let sink = Sink::new(u64::MAX, None).showing(output);
+    // The window ends the watching; this deadline is only a backstop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
+    let outcome = tokio::select! {
+        outcome = watch(send, recv, connection.clone(), sink, connected_at, deadline) => Some(outcome),
+        _ = stop => None,
+    };
+    close(&endpoint, &connection).await;
+    match outcome {
+        None => Ok(()),
+        Some(Ok(outcome)) => bail!(
+            "the video stopped before the window ended: {:?}",
+            outcome.end
+        ),
+        Some(Err(error)) => Err(error.into()),
+    }
+}
+
+/// A child stopped (and reaped) on drop.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _gone_already = self.0.kill();
+        let _reaped = self.0.wait();
+    }
+}
+
+fn x264(args: &ProbeArgs, port: u16, size: &str, shutdown: &Shutdown) -> Result<ProbeResult> {
+    let Some((width, height)) = size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+    else {
+        bail!("--size must be WIDTHxHEIGHT, not {size}");
+    };
+    let measurement = Measurement::start(args.scene, unix_micros() as f64 / 1000.0)?;
+    let mut child = super::peers::decoder_command(port)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context(
+            "could not start ffmpeg (the decoder of the x264 peer); run `cargo xtask setup`",
+        )?;
+    let stdout = child.stdout.take();
+    let child = Reaped(child);
+    let pid = child.0.id();
+    let Some(stdout) = stdout else {
+        bail!("internal: ffmpeg's stdout is not a pipe");
+    };
+    println!("listening");
+    let meter = measurement.meter.clone();
+    let frame_bytes = width as usize * height as usize * 4;
+    let reader = std::thread::Builder::new()
+        .name("bench-x264-read".into())
+        .spawn(move || {
+            let mut stdout = BufReader::with_capacity(frame_bytes, stdout);
+            let mut bgra = vec![0_u8; frame_bytes];
+            while stdout.read_exact(&mut bgra).is_ok() {
+                let decoded_unix_micros = unix_micros();
+                meter
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .picture(&Picture {
+                        bgra: &bgra,
+                        width,
+                        height,
+                        decoded_unix_micros,
+                        capture_to_decoded_ms: None,
+                        payload_total: 0,
+                    });
+            }
+        })?;
+    let finished = || reader.is_finished();
+    // The viewer of this pipeline is the decoding ffmpeg alone: the probe's own reading
+    // and code reading are not counted (for sosdesk they are, a slight handicap).
+    let measured = measurement.run_window(
+        args.seconds,
+        FIRST_TIMEOUT,
+        shutdown,
+        &finished,
+        ViewerCpu::Child(pid),
+    );
+    drop(child);
+    let _ = reader.join();
+    measured
+}
