@@ -88,7 +88,13 @@ impl Controls {
     fn take_keyframe(&self) -> bool {
         self.keyframe.swap(false, Ordering::Relaxed)
     }
+    fn keyframe_pending(&self) -> bool {
+        self.keyframe.load(Ordering::Relaxed)
+    }
 }
+
+/// How often a capture loop sleeping on an unchanged screen wakes to look at its controls.
+const QUIET_WAKE: Duration = Duration::from_millis(50);
 
 /// Runs the capture loop on the calling thread until stopped. `seq` numbers frames across
 /// streaming periods; `runtime` is only used to wait for the frame channel's slot.
@@ -175,6 +181,12 @@ impl Pipeline {
                 let now = Instant::now();
                 if next_poll > now {
                     std::thread::sleep(next_poll - now);
+                }
+                // Sleep while nothing is drawn (screens that report drawing), waking now
+                // and then for a stop or a keyframe request.
+                let due = first || controls.keyframe_pending();
+                if !due && !self.source.wait_for_change(Instant::now() + QUIET_WAKE) {
+                    continue;
                 }
                 next_poll = Instant::now() + self.interval;
                 let keyframe = controls.take_keyframe() || first;

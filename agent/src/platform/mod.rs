@@ -9,8 +9,10 @@
 use crate::input::Action;
 use sos_codec::BgraFrame;
 use sos_transport::wire::{DisplayInfo, MonitorInfo};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
+#[cfg(target_os = "linux")]
+mod damage;
 #[cfg(target_os = "linux")]
 mod keyboard;
 #[cfg(target_os = "linux")]
@@ -84,6 +86,14 @@ pub trait ScreenSource {
     /// Captures the screen and lends the image to `use_frame`. Returns `Ok(false)` (without
     /// calling `use_frame`) when no new image is available yet.
     fn capture(&mut self, use_frame: &mut dyn FnMut(Captured<'_>)) -> Result<bool, CaptureError>;
+
+    /// Waits until the screen may have changed, at most until `deadline`. Returns false
+    /// when it surely did not change (no need to capture). Screens that cannot tell return
+    /// true at once.
+    fn wait_for_change(&mut self, deadline: Instant) -> bool {
+        let _ = deadline;
+        true
+    }
 }
 
 /// A keyboard and mouse that accept injected events.

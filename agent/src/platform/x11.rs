@@ -6,6 +6,7 @@
 //! previous call); an image older than `max_capture_age` is refreshed before it is used, so
 //! the technician never sees a screen from before the last pause.
 
+use super::damage::DamageWatch;
 use super::keyboard::KeyboardWatch;
 use super::{CaptureError, Captured, InjectError, InputSink, Monitors, Platform, ScreenSource};
 use crate::input::Action;
@@ -82,8 +83,14 @@ impl Platform for X11Platform {
             u32::try_from(display.height()).map_err(|e| CaptureError::Open(e.to_string()))?;
         let capturer =
             scrap::Capturer::new(display).map_err(|e| CaptureError::Open(e.to_string()))?;
+        let damage = DamageWatch::open()
+            .map_err(|error| {
+                tracing::info!(%error, "no damage reports: the screen is polled at the frame rate");
+            })
+            .ok();
         Ok(Box::new(ScrapScreen {
             capturer,
+            damage,
             width,
             height,
             // Capturer::new already requested the first image.
@@ -114,6 +121,8 @@ fn describe_open(error: &std::io::Error) -> String {
 
 struct ScrapScreen {
     capturer: scrap::Capturer,
+    /// Reports drawing, so an unchanged screen is not captured at all.
+    damage: Option<DamageWatch>,
     width: u32,
     height: u32,
     /// When the image scrap will return next was requested.
@@ -136,6 +145,13 @@ impl ScrapScreen {
 impl ScreenSource for ScrapScreen {
     fn size(&self) -> (u32, u32) {
         (self.width, self.height)
+    }
+
+    fn wait_for_change(&mut self, deadline: Instant) -> bool {
+        match self.damage.as_mut() {
+            Some(damage) => damage.wait(deadline),
+            None => true,
+        }
     }
 
     fn capture(&mut self, use_frame: &mut dyn FnMut(Captured<'_>)) -> Result<bool, CaptureError> {
