@@ -146,10 +146,8 @@ async fn drive<W: AsyncWrite + Unpin>(
     event_rx: &mut mpsc::Receiver<SinkEvent>,
     deadline: Instant,
 ) -> WatchEnd {
-    // A viewer joining a running stream needs an IDR to start from.
-    if let Err(e) = write_message(control_send, &FromViewer::KeyframeRequest).await {
-        return WatchEnd::ConnectionLost(e.to_string());
-    }
+    // No keyframe request on joining: the gateway asks the agent for one when it attaches
+    // a viewer. Later ones come from the decoder losing the picture chain.
     loop {
         tokio::select! {
             event = event_rx.recv() => match event {

@@ -147,10 +147,8 @@ where
     N: Notify,
 {
     let lost = |e: &dyn fmt::Display| SessionEnd::ConnectionLost(e.to_string());
-    // A viewer joining a running stream needs an IDR to start from.
-    if let Err(e) = write_message(control_send, &FromViewer::KeyframeRequest).await {
-        return lost(&e);
-    }
+    // No keyframe request on joining: the gateway asks the agent for one when it attaches
+    // a viewer (asking here too cost a second IDR, about 0.5 MB at 1080p).
     let mut seq = 0u64;
     let mut refused = false;
     loop {

@@ -83,9 +83,6 @@ async fn send_keyframe(streams: &mpsc::Sender<DuplexStream>, seq: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_reach_the_slot_input_goes_out_and_the_end_comes_back() {
     let mut h = start();
-    let first: Option<FromViewer> = read_message(&mut h.gateway).await.unwrap();
-    assert_eq!(first, Some(FromViewer::KeyframeRequest));
-
     send_keyframe(&h.streams, 7).await;
     assert_eq!(next(&h.told), ToWindow::Frame);
     let shown = h.slot.take().expect("a picture waits");

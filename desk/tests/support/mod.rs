@@ -329,18 +329,14 @@ async fn serve_viewer(connection: quinn::Connection) -> Result<(), Box<dyn std::
     )
     .await?;
     match hello.purpose {
-        ViewerPurpose::Watch => stream_video(&connection, &mut recv).await,
+        ViewerPurpose::Watch => stream_video(&connection).await,
         ViewerPurpose::Input => answer_input(&mut send, &mut recv, control).await,
     }
 }
 
-async fn stream_video(
-    connection: &quinn::Connection,
-    recv: &mut quinn::RecvStream,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let first: Option<FromViewer> = read_message(recv).await?;
-    assert_eq!(first, Some(FromViewer::KeyframeRequest));
-    // As if the viewer joined a running stream: two P-frames, then the IDR it asked for.
+async fn stream_video(connection: &quinn::Connection) -> Result<(), Box<dyn std::error::Error>> {
+    // As if the viewer joined a running stream: two P-frames, then the IDR the gateway
+    // asked for when it attached the viewer.
     let frames = tokio::task::spawn_blocking(|| encode(40, &[3])).await?;
     for (mut header, data) in frames.into_iter().skip(1) {
         header.capture_micros = SystemTime::now().duration_since(UNIX_EPOCH)?.as_micros() as u64;
