@@ -43,6 +43,7 @@ const PACKAGES: &[(&str, &str)] = &[
         "ffprobe/ffplay for recordings, the x264 peer of the bench",
     ),
     ("ca-certificates", "TLS to the package registries"),
+    ("g++", "libFuzzer, built for the fuzz targets"),
 ];
 
 /// Commands that must be on PATH once the packages are in.
@@ -67,12 +68,34 @@ pub fn run(workspace: &Workspace, shutdown: &Shutdown) -> Result<()> {
 }
 
 /// What the setup step is about, for headers.
-pub const TITLE: &str = "setup: system packages and rustup components";
+pub const TITLE: &str = "setup: system packages, rustup components, cargo-fuzz";
 
 /// Checks and installs everything; prints what it did.
 pub fn install(workspace: &Workspace, shutdown: &Shutdown) -> Result<()> {
     packages(workspace, shutdown)?;
-    rust_components(workspace, shutdown)
+    rust_components(workspace, shutdown)?;
+    cargo_fuzz(workspace, shutdown)
+}
+
+/// cargo-fuzz (the fuzz targets in fuzz/), from crates.io when missing. It runs on the
+/// stable toolchain with `--sanitizer none`.
+fn cargo_fuzz(workspace: &Workspace, shutdown: &Shutdown) -> Result<()> {
+    let present = workspace
+        .cargo()
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if present {
+        report::note("cargo fuzz is available");
+        return Ok(());
+    }
+    report::note("installing cargo-fuzz (the fuzz targets' runner), about a minute");
+    let mut install = workspace.cargo();
+    install.args(["install", "cargo-fuzz", "--locked"]);
+    step(&mut install, shutdown)
+        .context("could not install cargo-fuzz: check access to crates.io, or pass --no-fuzz")
 }
 
 fn packages(workspace: &Workspace, shutdown: &Shutdown) -> Result<()> {

@@ -31,13 +31,28 @@ pub struct TestArgs {
     /// Skip `cargo doc` (it runs by default).
     #[arg(long)]
     pub no_doc: bool,
+
+    /// Skip the short fuzzing runs (they run by default, 15 s per target).
+    #[arg(long)]
+    pub no_fuzz: bool,
 }
+
+/// Seconds of fuzzing per target in `cargo xtask test` (the long runs are by hand).
+const FUZZ_SECONDS: u32 = 15;
+
+/// The cargo-fuzz targets in fuzz/ (see fuzz/Cargo.toml).
+const FUZZ_TARGETS: [&str; 4] = [
+    "wire_messages",
+    "input_events",
+    "branding_config",
+    "http_router",
+];
 
 /// One step: a cargo command, or the setup.
 enum Action {
     Setup,
     Cargo {
-        args: &'static [&'static str],
+        args: Vec<String>,
         env: &'static [(&'static str, &'static str)],
         /// What to do when it fails, besides reading the errors.
         hint: &'static str,
@@ -45,70 +60,98 @@ enum Action {
 }
 
 struct Step {
-    title: &'static str,
+    title: String,
     action: Action,
+}
+
+/// A cargo step.
+fn cargo_step(
+    title: &str,
+    args: &[&str],
+    env: &'static [(&'static str, &'static str)],
+    hint: &'static str,
+) -> Step {
+    Step {
+        title: title.to_string(),
+        action: Action::Cargo {
+            args: args.iter().map(ToString::to_string).collect(),
+            env,
+            hint,
+        },
+    }
 }
 
 fn plan(args: &TestArgs) -> Vec<Step> {
     let mut steps = Vec::new();
     if !args.skip_setup {
         steps.push(Step {
-            title: "setup",
+            title: "setup".to_string(),
             action: Action::Setup,
         });
     }
-    steps.push(Step {
-        title: "format",
-        action: Action::Cargo {
-            args: &["fmt", "--all", "--", "--check"],
-            env: &[],
-            hint: "run `cargo fmt --all` to format the code",
-        },
-    });
+    steps.push(cargo_step(
+        "format",
+        &["fmt", "--all", "--", "--check"],
+        &[],
+        "run `cargo fmt --all` to format the code",
+    ));
     if !args.no_clippy {
-        steps.push(Step {
-            title: "clippy",
-            action: Action::Cargo {
-                args: &[
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--locked",
-                    "--",
-                    "-D",
-                    "warnings",
-                ],
-                env: &[],
-                hint: "fix the lints above (warnings count as errors)",
-            },
-        });
+        steps.push(cargo_step(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+            "fix the lints above (warnings count as errors)",
+        ));
     }
     if !args.no_doc {
-        steps.push(Step {
-            title: "rustdoc",
-            action: Action::Cargo {
-                args: &["doc", "--workspace", "--no-deps", "--locked"],
-                env: &[("RUSTDOCFLAGS", "-Dwarnings")],
-                hint: "fix the documentation warnings above",
-            },
-        });
+        steps.push(cargo_step(
+            "rustdoc",
+            &["doc", "--workspace", "--no-deps", "--locked"],
+            &[("RUSTDOCFLAGS", "-Dwarnings")],
+            "fix the documentation warnings above",
+        ));
     }
-    steps.push(Step {
-        title: "build binaries",
-        action: Action::Cargo {
-            args: &["build", "--workspace", "--bins", "--locked"],
-            env: &[],
-            hint: "fix the build errors above",
-        },
-    });
-    steps.push(Step {
-        title: "tests",
-        action: Action::Cargo {
-            args: &["test", "--workspace", "--locked"],
-            env: &[],
-            hint: "rerun one test with `cargo test -p <crate> <name>`",
-        },
-    });
+    steps.push(cargo_step(
+        "build binaries",
+        &["build", "--workspace", "--bins", "--locked"],
+        &[],
+        "fix the build errors above",
+    ));
+    steps.push(cargo_step(
+        "tests",
+        &["test", "--workspace", "--locked"],
+        &[],
+        "rerun one test with `cargo test -p <crate> <name>`",
+    ));
+    if !args.no_fuzz {
+        // Short runs on the stable toolchain (no sanitizer); `cargo fuzz run` builds first.
+        let time = format!("-max_total_time={FUZZ_SECONDS}");
+        for target in FUZZ_TARGETS {
+            steps.push(cargo_step(
+                &format!("fuzz {target} ({FUZZ_SECONDS} s)"),
+                &[
+                    "fuzz",
+                    "run",
+                    "--sanitizer",
+                    "none",
+                    "--release",
+                    target,
+                    "--",
+                    &time,
+                ],
+                &[],
+                "the crashing input is in fuzz/artifacts/: replay it with `cargo fuzz run -s none -O <target> <file>`, fix the bug and keep the input as a regression test",
+            ));
+        }
+    }
     steps
 }
 
@@ -128,14 +171,14 @@ pub fn run(workspace: &Workspace, args: &TestArgs, shutdown: &Shutdown) -> Resul
             }
             Action::Cargo { args, env, hint } => {
                 let mut cmd = workspace.cargo();
-                cmd.args(*args).envs(env.iter().copied());
+                cmd.args(args).envs(env.iter().copied());
                 report::header(&format!(
                     "[{number}/{total}] {}: {}{}",
                     step.title,
                     env_prefix(env),
                     describe(&cmd)
                 ));
-                if args.first() == Some(&"test") {
+                if args.first().map(String::as_str) == Some("test") {
                     system_test_tools()?;
                 }
                 cargo(&mut cmd, shutdown).map_err(|error| {
@@ -156,7 +199,7 @@ pub fn run(workspace: &Workspace, args: &TestArgs, shutdown: &Shutdown) -> Resul
             step.title,
             report::duration(elapsed)
         ));
-        times.push((step.title, elapsed));
+        times.push((&step.title, elapsed));
     }
     // One line, so that cargo test's own closing lines stay at the end of the log.
     let times: Vec<String> = times
@@ -205,8 +248,8 @@ fn system_test_tools() -> Result<()> {
 mod tests {
     use super::*;
 
-    fn titles(args: &TestArgs) -> Vec<&'static str> {
-        plan(args).iter().map(|step| step.title).collect()
+    fn titles(args: &TestArgs) -> Vec<String> {
+        plan(args).into_iter().map(|step| step.title).collect()
     }
 
     #[test]
@@ -215,6 +258,7 @@ mod tests {
             skip_setup: false,
             no_clippy: false,
             no_doc: false,
+            no_fuzz: false,
         };
         assert_eq!(
             titles(&args),
@@ -224,7 +268,11 @@ mod tests {
                 "clippy",
                 "rustdoc",
                 "build binaries",
-                "tests"
+                "tests",
+                "fuzz wire_messages (15 s)",
+                "fuzz input_events (15 s)",
+                "fuzz branding_config (15 s)",
+                "fuzz http_router (15 s)",
             ]
         );
     }
@@ -235,6 +283,7 @@ mod tests {
             skip_setup: true,
             no_clippy: true,
             no_doc: true,
+            no_fuzz: true,
         };
         assert_eq!(titles(&args), ["format", "build binaries", "tests"]);
     }
