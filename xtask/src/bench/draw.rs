@@ -5,14 +5,18 @@
 //! so a capture sees either the whole previous frame or the whole new one, never content
 //! without its code. The code's time is read after the content reached the server (a round
 //! trip), so latencies are measured from the moment the frame could be seen. Frames it
-//! falls behind on are skipped, not queued. Prints `ready` once the first frame is up and
-//! runs until stopped.
+//! falls behind on are skipped, not queued. The echo scene advances one frame per key
+//! press that reaches the screen (injected by the `sos` app), at once. Prints `ready` once
+//! the first frame is up and runs until stopped.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use x11rb::connection::{Connection, RequestConnection};
-use x11rb::protocol::xproto::{ConnectionExt, CreateGCAux, ImageFormat};
+use x11rb::protocol::Event;
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt, CreateGCAux, EventMask, ImageFormat,
+};
 use x11rb::rust_connection::RustConnection;
 
 use super::code::{self, Code};
@@ -58,7 +62,18 @@ pub fn run(kind: SceneKind, display: Option<&str>, shutdown: &Shutdown) -> Resul
         stride: scene.stride(),
     };
     x.show(&mut frame, &[scene.screen()], 0, width, height)?;
+    if kind == SceneKind::Echo {
+        // Key presses on the screen (no window manager: they go to the root window).
+        connection.change_window_attributes(
+            root,
+            &ChangeWindowAttributesAux::new().event_mask(EventMask::KEY_PRESS),
+        )?;
+        connection.flush()?;
+    }
     println!("ready {width}x{height}");
+    if kind == SceneKind::Echo {
+        return echo(&x, &mut scene, &mut frame, (width, height), shutdown);
+    }
 
     let fps = kind.fps();
     let started = Instant::now();
@@ -85,6 +100,29 @@ pub fn run(kind: SceneKind, display: Option<&str>, shutdown: &Shutdown) -> Resul
         };
         x.show(&mut frame, &changed, next, width, height)?;
         n = next;
+    }
+}
+
+/// The echo scene: the next character for every key press, drawn as soon as it arrives.
+fn echo(
+    x: &X<'_>,
+    scene: &mut Scene,
+    frame: &mut Vec<u8>,
+    (width, height): (u32, u32),
+    shutdown: &Shutdown,
+) -> Result<()> {
+    let mut n: u64 = 0;
+    loop {
+        shutdown.check()?;
+        match x.connection.poll_for_event()? {
+            Some(Event::KeyPress(_)) => {
+                n += 1;
+                let changed = scene.step(n, frame);
+                x.show(frame, &changed, n, width, height)?;
+            }
+            Some(_) => {}
+            None => std::thread::sleep(Duration::from_millis(1)),
+        }
     }
 }
 

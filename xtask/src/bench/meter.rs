@@ -42,6 +42,13 @@ pub struct ProbeResult {
     pub latency_ms: Vec<f64>,
     /// sosdesk only: capture on the agent to decoded, from the frame header, in ms.
     pub capture_to_decoded_ms: Vec<f64>,
+    /// Echo scene: from the probe sending key `k` to decoding the picture of scene frame
+    /// `k` (the character it typed), in ms.
+    #[serde(default)]
+    pub input_to_pixel_ms: Vec<f64>,
+    /// Echo scene: keys sent.
+    #[serde(default)]
+    pub keys_sent: u64,
     /// PSNR of the sampled pictures against the scene's source, in dB.
     pub psnr_db: Vec<f64>,
     /// Encoded video bytes received in the window (H.264 payload, without transport).
@@ -61,6 +68,8 @@ pub struct Meter {
     /// Taken when the window closes, which ends the PSNR thread.
     samples: Option<SyncSender<Sample>>,
     first_seen: Option<mpsc::Sender<()>>,
+    /// When each key was sent (Unix ms), key `k` at index `k - 1`.
+    keys_sent_ms: Vec<f64>,
 }
 
 /// A picture handed to the meter.
@@ -110,6 +119,7 @@ impl Measurement {
             last_sample: None,
             samples: Some(samples),
             first_seen: Some(first_tx),
+            keys_sent_ms: Vec::new(),
         };
         Ok(Self {
             meter: Arc::new(Mutex::new(meter)),
@@ -191,6 +201,22 @@ pub enum ViewerCpu {
 }
 
 impl Meter {
+    /// Whether the first picture was decoded.
+    pub fn started(&self) -> bool {
+        self.first.is_some()
+    }
+
+    /// Whether the window closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The probe sent the next key (echo scene) at `unix_ms`.
+    pub fn key_sent(&mut self, unix_ms: f64) {
+        self.keys_sent_ms.push(unix_ms);
+        self.result.keys_sent = self.keys_sent_ms.len() as u64;
+    }
+
     /// Measures one decoded picture.
     pub fn picture(&mut self, picture: &Picture<'_>) {
         if self.closed {
@@ -225,6 +251,11 @@ impl Meter {
             result.latency_ms.push(decoded_ms - painted);
             if let Some(ms) = picture.capture_to_decoded_ms {
                 result.capture_to_decoded_ms.push(ms);
+            }
+            // Echo: scene frame k shows the character of key k.
+            let key = (code.frame as usize).checked_sub(1);
+            if let Some(sent) = key.and_then(|k| self.keys_sent_ms.get(k)) {
+                result.input_to_pixel_ms.push(decoded_ms - sent);
             }
         }
         if self

@@ -221,7 +221,8 @@ fn scene(context: &Harness<'_>, kind: SceneKind) -> Result<SceneRun> {
         line.starts_with("ready")
     })?;
     let mut pipelines = vec![sosdesk(context, kind)?];
-    if !context.args.no_peers {
+    // The peer has no input path: the echo scene is sosdesk's alone.
+    if !context.args.no_peers && kind != SceneKind::Echo {
         pipelines.push(x264(context, kind)?);
     }
     if let Some(status) = drawer.try_wait()? {

@@ -23,7 +23,8 @@ use sos_desk::commands::LoggedIn;
 use sos_desk::quic::{close, greet};
 use sos_desk::view::sink::{FrameFacts, FrameOutput, Sink};
 use sos_desk::view::stream::watch;
-use sos_transport::wire::ViewerPurpose;
+use sos_transport::framing::{read_message, write_message};
+use sos_transport::wire::{FromViewer, InputEvent, ToViewer, ViewerPurpose};
 
 use super::meter::{Measurement, Meter, Picture, ProbeResult, ViewerCpu};
 use super::scene::SceneKind;
@@ -118,7 +119,16 @@ fn sosdesk(
         measurement.meter.clone(),
         stopped,
     ));
-    let finished = || viewer.is_finished();
+    // The echo scene: a technician typing ten keys a second, on a connection of its own.
+    let typist = (args.scene == SceneKind::Echo).then(|| {
+        runtime.spawn(typist(
+            desk_config.to_path_buf(),
+            session.to_owned(),
+            quic.to_owned(),
+            measurement.meter.clone(),
+        ))
+    });
+    let finished = || viewer.is_finished() || typist.as_ref().is_some_and(|t| t.is_finished());
     let measured = measurement.run_window(
         args.seconds,
         FIRST_TIMEOUT,
@@ -131,7 +141,70 @@ fn sosdesk(
         .block_on(viewer)
         .context("the probe's viewer task failed")?;
     viewed?;
+    if let Some(typist) = typist {
+        if typist.is_finished() {
+            runtime
+                .block_on(typist)
+                .context("the probe's typist task failed")??;
+        } else {
+            typist.abort();
+        }
+    }
     measured
+}
+
+/// Keys between two presses of the typist (ten a second, like the typing scene).
+const KEY_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Sends a key every [`KEY_INTERVAL`] once the first picture arrived, as a technician
+/// typing in the viewer would, and tells the meter when each left. Runs until aborted.
+async fn typist(
+    desk_config: PathBuf,
+    session: String,
+    quic: String,
+    meter: Arc<Mutex<Meter>>,
+) -> Result<()> {
+    let logged_in = LoggedIn::load(&desk_config)?;
+    let (_endpoint, connection) =
+        sos_transport::endpoint::connect(&quic, &logged_in.trust).await?;
+    let (mut send, mut recv) = connection
+        .open_bi()
+        .await
+        .context("the gateway closed the typist's connection")?;
+    let accepted = greet(
+        &mut send,
+        &mut recv,
+        &logged_in.config.token,
+        &session,
+        ViewerPurpose::Input,
+    )
+    .await?;
+    if !accepted.control {
+        bail!("the end user did not allow control: the echo scene needs it");
+    }
+    // Results and the rest are read and dropped, so the gateway never waits on us.
+    tokio::spawn(async move {
+        while let Ok(Some(_)) = read_message::<_, ToViewer>(&mut recv).await {}
+    });
+    let lock = || meter.lock().unwrap_or_else(PoisonError::into_inner);
+    while !lock().started() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut tick = tokio::time::interval(KEY_INTERVAL);
+    for seq in 1u64.. {
+        tick.tick().await;
+        if lock().is_closed() {
+            return Ok(());
+        }
+        let key = FromViewer::Input {
+            seq,
+            event: InputEvent::Text("a".into()),
+        };
+        let sent_ms = unix_micros() as f64 / 1000.0;
+        write_message(&mut send, &key).await?;
+        lock().key_sent(sent_ms);
+    }
+    Ok(())
 }
 
 async fn view(

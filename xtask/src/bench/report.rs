@@ -90,6 +90,9 @@ pub struct Summary {
     pub psnr_mean_db: Option<f64>,
     /// Lowest PSNR of the sampled pictures, dB.
     pub psnr_min_db: Option<f64>,
+    /// Echo scene: key sent by the technician to its character decoded, percentiles, ms.
+    #[serde(default)]
+    pub input_to_pixel_ms: [Option<f64>; 3],
 }
 
 impl PipelineRun {
@@ -104,6 +107,8 @@ impl PipelineRun {
         let window = probe.window_seconds.max(1e-9);
         let mut latencies = probe.latency_ms.clone();
         latencies.sort_by(f64::total_cmp);
+        let mut input = probe.input_to_pixel_ms.clone();
+        input.sort_by(f64::total_cmp);
         let finite: Vec<f64> = probe
             .psnr_db
             .iter()
@@ -122,6 +127,7 @@ impl PipelineRun {
                 .then(|| finite.iter().sum::<f64>() / finite.len() as f64)
                 .or_else(|| (!probe.psnr_db.is_empty()).then_some(f64::INFINITY)),
             psnr_min_db: probe.psnr_db.iter().copied().min_by(f64::total_cmp),
+            input_to_pixel_ms: [50.0, 95.0, 99.0].map(|p| percentile(&input, p)),
         };
         Self {
             pipeline: pipeline.to_owned(),
@@ -179,8 +185,18 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
 /// One line per pipeline for the terminal while the bench runs.
 pub fn line(run: &PipelineRun) -> String {
     let s = &run.summary;
+    let input = match s.input_to_pixel_ms {
+        [Some(p50), p95, p99] => format!(
+            ", input to pixel p50 {} / p95 {} / p99 {} ms ({} keys)",
+            ms(Some(p50)),
+            ms(p95),
+            ms(p99),
+            run.probe.keys_sent
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{:<8} latency p50 {} / p95 {} / p99 {} ms, {:.1} fps, {:.0} kbit/s, PSNR {} dB, first frame {} ms, CPU {}",
+        "{:<8} latency p50 {} / p95 {} / p99 {} ms, {:.1} fps, {:.0} kbit/s, PSNR {} dB, first frame {} ms, CPU {}{input}",
         run.pipeline,
         ms(s.latency_p50_ms),
         ms(s.latency_p95_ms),
@@ -232,6 +248,33 @@ pub fn table(bench: &Bench) -> String {
             );
         }
     }
+    let echoes: Vec<(&str, &PipelineRun)> = bench
+        .scenes
+        .iter()
+        .flat_map(|scene| scene.pipelines.iter().map(|run| (scene.scene.as_str(), run)))
+        .filter(|(_, run)| run.summary.input_to_pixel_ms[0].is_some())
+        .collect();
+    if !echoes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| input to pixel (key sent by the technician -> its character decoded) | p50 ms | p95 ms | p99 ms | keys | characters shown |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for (scene, run) in echoes {
+            let [p50, p95, p99] = run.summary.input_to_pixel_ms;
+            let _ = writeln!(
+                out,
+                "| {scene} ({}) | {} | {} | {} | {} | {} |",
+                run.pipeline,
+                ms(p50),
+                ms(p95),
+                ms(p99),
+                run.probe.keys_sent,
+                run.probe.input_to_pixel_ms.len(),
+            );
+        }
+    }
     if bench.peers {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -274,7 +317,11 @@ fn markdown(bench: &Bench) -> String {
          fps counts new scene frames shown; kbit/s is the payload above UDP (sosdesk's QUIC) or TCP (the peer's MPEG-TS) towards the viewer; \
          PSNR compares sampled decoded pictures with the scene's own rendering of the frame \
          they show. The peer is ffmpeg x11grab -> libx264 -preset ultrafast -tune zerolatency \
-         -crf {} -> MPEG-TS over TCP (UDP lost x264's keyframe bursts on loopback) -> ffmpeg decoding; x11vnc is not measured.",
+         -crf {} -> MPEG-TS over TCP (UDP lost x264's keyframe bursts on loopback) -> ffmpeg decoding; x11vnc is not measured. \
+         The echo scene is the typing scene driven by the technician: the probe sends a key \
+         every 100 ms through sosdesk, the `sos` app injects it, and the scene types the next \
+         character as soon as the key reaches the screen; input to pixel runs from sending \
+         the key to decoding the picture that shows its character (the peer has no input path).",
         bench.screen, bench.seconds, bench.cores, bench.x264_crf
     );
     let _ = writeln!(out);

@@ -20,6 +20,9 @@ pub enum SceneKind {
     Idle,
     /// Ten characters per second typed into a text area.
     Typing,
+    /// The typing scene driven by the technician: every key the probe sends through
+    /// sosdesk (ten per second) types the next character. Measures input to pixel.
+    Echo,
     /// A text area scrolling by 12 pixels per frame, 30 frames per second.
     Scrolling,
     /// A 640x360 window of moving video-like content, 30 frames per second.
@@ -30,9 +33,10 @@ pub enum SceneKind {
 
 impl SceneKind {
     /// Every scene, in report order.
-    pub const ALL: [SceneKind; 5] = [
+    pub const ALL: [SceneKind; 6] = [
         Self::Idle,
         Self::Typing,
+        Self::Echo,
         Self::Scrolling,
         Self::Video,
         Self::FullMotion,
@@ -43,16 +47,18 @@ impl SceneKind {
         match self {
             Self::Idle => "idle",
             Self::Typing => "typing",
+            Self::Echo => "echo",
             Self::Scrolling => "scrolling",
             Self::Video => "video",
             Self::FullMotion => "full-motion",
         }
     }
 
-    /// Frames per second the scene changes at; 0 for a still scene.
+    /// Frames per second the scene changes at by itself; 0 for a still scene (echo changes
+    /// on key presses only).
     pub fn fps(self) -> f64 {
         match self {
-            Self::Idle => 0.0,
+            Self::Idle | Self::Echo => 0.0,
             Self::Typing => 10.0,
             Self::Scrolling | Self::Video | Self::FullMotion => 30.0,
         }
@@ -180,7 +186,7 @@ impl Scene {
                 self.type_page(0, 600);
                 self.blit_text(area, area, bgra);
             }
-            SceneKind::Typing => {
+            SceneKind::Typing | SceneKind::Echo => {
                 let area = self.text_area();
                 let per_page = self.per_page();
                 let start = n.saturating_sub(1) / per_page * per_page;
@@ -197,7 +203,7 @@ impl Scene {
     pub fn step(&mut self, n: u64, bgra: &mut Vec<u8>) -> Vec<Rect> {
         match self.kind {
             SceneKind::Idle => Vec::new(),
-            SceneKind::Typing => {
+            SceneKind::Typing | SceneKind::Echo => {
                 let area = self.text_area();
                 let per_page = self.per_page();
                 let typed = n.saturating_sub(1);
