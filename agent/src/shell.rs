@@ -261,7 +261,7 @@ async fn stop_requested(commands: &mut mpsc::Receiver<Command>) {
         match commands.recv().await {
             Some(Command::Stop) => return,
             Some(Command::Line(line)) if parse_line(&line) == Line::Stop => return,
-            Some(Command::Line(_)) => {}
+            Some(Command::Line(_) | Command::Answer { .. } | Command::PauseControl(_)) => {}
             None => std::future::pending().await,
         }
     }
@@ -328,6 +328,10 @@ impl Shell {
                 command = commands.recv(), if commands_open => match command {
                     Some(Command::Line(line)) => self.session.handle_line(&line, Instant::now()),
                     Some(Command::Stop) => self.session.handle_stop(),
+                    Some(Command::Answer { request_id, choice }) => {
+                        self.session.handle_choice(request_id, choice, Instant::now());
+                    }
+                    Some(Command::PauseControl(paused)) => self.session.handle_pause(paused),
                     None => commands_open = false,
                 },
                 message = messages.recv() => match message {
