@@ -165,6 +165,7 @@ fn main() -> anyhow::Result<ExitCode> {
             ..PipelineConfig::default()
         },
         held_key_limit: Duration::from_secs(args.held_key_limit_secs),
+        shield: sos_agent::shield::Shield::default(),
         reconnect_for: Duration::from_secs(args.reconnect_secs),
     };
 

@@ -30,6 +30,7 @@ pub mod platform;
 pub mod preset;
 pub mod session;
 pub mod shell;
+pub mod shield;
 pub mod stats;
 pub mod stream;
 

@@ -14,6 +14,7 @@ use crate::notice::{Console, Notice};
 use crate::pipeline::{PipelineConfig, StreamError};
 use crate::platform::Platform;
 use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConfig};
+use crate::shield::Shield;
 use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
@@ -50,6 +51,8 @@ pub struct AgentConfig {
     /// How long a key or button may stay held before it is released
     /// ([`crate::injector::HELD_LIMIT`] unless testing).
     pub held_key_limit: Duration,
+    /// The app's own windows, which injected input must not reach.
+    pub shield: Shield,
 }
 
 /// How a run ended, with the streaming figures.
@@ -164,8 +167,13 @@ async fn serve(
     commands: &mut mpsc::Receiver<Command>,
 ) -> (Finish, Stats) {
     let (inject_tx, inject_results) = mpsc::unbounded_channel();
-    let injector = match Injector::start(platform.clone(), layout, config.held_key_limit, inject_tx)
-    {
+    let injector = match Injector::start(
+        platform.clone(),
+        layout,
+        config.held_key_limit,
+        config.shield.clone(),
+        inject_tx,
+    ) {
         Ok(injector) => Some(injector),
         Err(error) => {
             tracing::warn!(%error, "cannot start the input thread");

@@ -91,6 +91,7 @@ impl Agent {
                 target_bitrate_bps: None,
             },
             held_key_limit: crate::injector::HELD_LIMIT,
+            shield: crate::shield::Shield::default(),
             reconnect_for: Duration::ZERO,
         };
         let platform = Arc::new(platform.clone());

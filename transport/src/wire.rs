@@ -314,6 +314,9 @@ pub enum InputOutcome {
     Invalid,
     /// Dropped: injection failed on the agent's machine.
     Failed,
+    /// Dropped: it would have reached the end user's own sosdesk window (the permission
+    /// prompt, the session bar), which only the end user may use.
+    Protected,
 }
 
 impl fmt::Display for InputOutcome {
@@ -323,6 +326,9 @@ impl fmt::Display for InputOutcome {
             InputOutcome::NoControl => "dropped: the end user has not granted control",
             InputOutcome::Invalid => "dropped: invalid event",
             InputOutcome::Failed => "dropped: injection failed on the end user's machine",
+            InputOutcome::Protected => {
+                "dropped: it would have reached the end user's sosdesk window"
+            }
         })
     }
 }

@@ -77,6 +77,8 @@ pub trait ScreenSource {
 pub trait InputSink {
     /// Applies one checked action.
     fn apply(&mut self, action: &Action) -> Result<(), InjectError>;
+    /// Where the pointer is now, in screen coordinates, when that can be read.
+    fn pointer(&mut self) -> Option<(i32, i32)>;
 }
 
 /// The machine the agent runs on.
