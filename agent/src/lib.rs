@@ -33,6 +33,7 @@ pub mod shell;
 pub mod shield;
 pub mod stats;
 pub mod stream;
+pub mod ui;
 
 pub use console::Command;
 pub use join::JoinError;

@@ -70,7 +70,7 @@ pub async fn run(
     config: AgentConfig,
     platform: Arc<dyn Platform>,
     console: &mut dyn Console,
-    commands: mpsc::Receiver<Command>,
+    commands: &mut mpsc::Receiver<Command>,
 ) -> Result<Report, JoinError> {
     let displays = platform.displays();
     let monitors = platform.monitors();
@@ -88,7 +88,6 @@ pub async fn run(
         }),
         monitors: monitors.list,
     };
-    let mut commands = commands;
     let registration = Registration {
         gateway: config.gateway.clone(),
         trust: config.trust.clone(),
@@ -100,7 +99,7 @@ pub async fn run(
     };
     let mut joined = tokio::select! {
         joined = join::join(registration.clone(), console) => joined?,
-        () = stop_requested(&mut commands) => {
+        () = stop_requested(commands) => {
             console.show(&Notice::StoppedByUser);
             return Ok(Report {
                 finish: Finish::Stopped,
@@ -116,7 +115,7 @@ pub async fn run(
             layout.clone(),
             joined,
             console,
-            &mut commands,
+            commands,
         )
         .await;
         total.merge(&stats);
@@ -131,7 +130,7 @@ pub async fn run(
             });
         }
         console.show(&Notice::Reconnecting);
-        match rejoin(&registration, config.reconnect_for, &mut commands).await {
+        match rejoin(&registration, config.reconnect_for, commands).await {
             Rejoin::Joined(again) => {
                 console.show(&Notice::Reconnected);
                 console.show(&Notice::Waiting);

@@ -97,7 +97,8 @@ impl Agent {
         let platform = Arc::new(platform.clone());
         let task = tokio::spawn(async move {
             let mut console = ChannelConsole(notices_tx);
-            crate::run(config, platform, &mut console, commands_rx).await
+            let mut commands_rx = commands_rx;
+            crate::run(config, platform, &mut console, &mut commands_rx).await
         });
         Self {
             notices,

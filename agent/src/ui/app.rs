@@ -1,0 +1,633 @@
+//! The platform shell of the windows: winit on the main thread, softbuffer to present.
+//!
+//! Contract: thin. It turns winit events into calls on the pure views ([`ConsentView`],
+//! [`BarView`], [`StatusView`]), sends what the end user chose to the session as
+//! [`Command`]s, and draws with [`super::paint`]. It decides nothing about consent. Every
+//! window's rectangle is in the [`Shield`] from before it is mapped until it is gone, so
+//! the technician's injected input cannot reach it.
+
+use super::bar::{self, BarAction, BarView};
+use super::consent::{self, ConsentView, Key};
+use super::paint::{self, Look};
+use super::status::{self, FormKey, StatusEvent, StatusView};
+use super::{Joining, ToUi};
+use crate::console::Command;
+use crate::notice::Notice;
+use crate::shield::{Guarded, ScreenRect, Shield};
+use sos_branding::ui::Canvas;
+use std::num::NonZeroU32;
+use std::rc::Rc;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use winit::application::ApplicationHandler;
+use winit::dpi::{PhysicalPosition, PhysicalSize};
+use winit::event::{ElementState, MouseButton, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, ControlFlow};
+use winit::keyboard::{Key as WinitKey, ModifiersState, NamedKey};
+use winit::window::{Window, WindowId, WindowLevel};
+
+type Surface = softbuffer::Surface<Rc<Window>, Rc<Window>>;
+
+/// How long the final message stays before the app closes by itself.
+const FINISHED_LINGER: Duration = Duration::from_secs(10);
+
+/// One open window.
+struct Win {
+    window: Rc<Window>,
+    surface: Surface,
+    pointer: (f64, f64),
+    guarded: Guarded,
+}
+
+/// Where a window goes on the monitor.
+#[derive(Clone, Copy)]
+enum Place {
+    Centre,
+    TopCentre,
+}
+
+/// The winit application.
+pub struct App {
+    look: Look,
+    shield: Shield,
+    commands: mpsc::Sender<Command>,
+    joins: std_mpsc::Sender<Option<Joining>>,
+    consent_timeout: Duration,
+    status: StatusView,
+    status_win: Option<Win>,
+    consent: Option<(ConsentView, Win)>,
+    bar: Option<(BarView, Win)>,
+    organisation: String,
+    modifiers: ModifiersState,
+    close_at: Option<Instant>,
+    /// When the permission window is drawn again (countdown, arming).
+    tick: Option<Instant>,
+    /// A platform failure that closed the windows.
+    pub failure: Option<String>,
+}
+
+impl App {
+    /// The app, first showing `status`.
+    pub fn new(
+        look: Look,
+        shield: Shield,
+        commands: mpsc::Sender<Command>,
+        joins: std_mpsc::Sender<Option<Joining>>,
+        consent_timeout: Duration,
+        status: StatusView,
+    ) -> Self {
+        Self {
+            look,
+            shield,
+            commands,
+            joins,
+            consent_timeout,
+            status,
+            status_win: None,
+            consent: None,
+            bar: None,
+            organisation: String::new(),
+            modifiers: ModifiersState::empty(),
+            close_at: None,
+            tick: None,
+            failure: None,
+        }
+    }
+
+    fn open(
+        &self,
+        event_loop: &ActiveEventLoop,
+        title: &str,
+        (width, height): (u32, u32),
+        place: Place,
+        guarded: Guarded,
+    ) -> Result<Win, String> {
+        let monitor = event_loop
+            .primary_monitor()
+            .or_else(|| event_loop.available_monitors().next());
+        let (mx, my, mw, mh) = monitor.map_or((0, 0, width, height), |m| {
+            (
+                m.position().x,
+                m.position().y,
+                m.size().width,
+                m.size().height,
+            )
+        });
+        let x = mx + i32::try_from(mw.saturating_sub(width) / 2).unwrap_or(0);
+        let y = match place {
+            Place::Centre => my + i32::try_from(mh.saturating_sub(height) / 2).unwrap_or(0),
+            Place::TopCentre => my,
+        };
+        let on_top = !matches!(guarded, Guarded::Status);
+        let attributes = Window::default_attributes()
+            .with_title(title)
+            .with_inner_size(PhysicalSize::new(width, height))
+            .with_position(PhysicalPosition::new(x, y))
+            .with_resizable(false)
+            .with_decorations(!matches!(guarded, Guarded::Bar))
+            .with_window_level(if on_top {
+                WindowLevel::AlwaysOnTop
+            } else {
+                WindowLevel::Normal
+            })
+            .with_visible(false);
+        let window = Rc::new(
+            event_loop
+                .create_window(attributes)
+                .map_err(|e| format!("cannot open a window: {e}"))?,
+        );
+        let context = softbuffer::Context::new(window.clone())
+            .map_err(|e| format!("cannot draw in the window: {e}"))?;
+        let surface = softbuffer::Surface::new(&context, window.clone())
+            .map_err(|e| format!("cannot draw in the window: {e}"))?;
+        // Guarded before it can be seen, so no injected click ever reaches it.
+        self.shield.cover(
+            guarded,
+            Some(ScreenRect {
+                x,
+                y,
+                width,
+                height,
+            }),
+        );
+        window.set_visible(true);
+        window.request_redraw();
+        Ok(Win {
+            window,
+            surface,
+            pointer: (-1.0, -1.0),
+            guarded,
+        })
+    }
+
+    fn open_status(&mut self, event_loop: &ActiveEventLoop) {
+        if self.status_win.is_some() {
+            return;
+        }
+        let title = format!("{} — remote support", self.look.product);
+        let size = (status::WIDTH, status::HEIGHT);
+        match self.open(event_loop, &title, size, Place::Centre, Guarded::Status) {
+            Ok(win) => self.status_win = Some(win),
+            Err(failure) => self.fail(event_loop, failure),
+        }
+    }
+
+    fn close(&self, win: Win) {
+        self.shield.cover(win.guarded, None);
+        drop(win);
+    }
+
+    fn fail(&mut self, event_loop: &ActiveEventLoop, failure: String) {
+        tracing::error!(%failure, "a window failed");
+        self.failure = Some(failure);
+        self.quit(event_loop);
+    }
+
+    /// Ends everything: stops the session (or the wait for the form) and closes.
+    fn quit(&mut self, event_loop: &ActiveEventLoop) {
+        let _ = self.commands.try_send(Command::Stop);
+        let _ = self.joins.send(None);
+        for win in [
+            self.consent.take().map(|(_, w)| w),
+            self.bar.take().map(|(_, w)| w),
+            self.status_win.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.close(win);
+        }
+        event_loop.exit();
+    }
+
+    fn send(&self, command: Command) {
+        if let Err(error) = self.commands.try_send(command) {
+            tracing::warn!(%error, "the session did not take the command");
+        }
+    }
+
+    fn on_notice(&mut self, event_loop: &ActiveEventLoop, notice: Notice) {
+        if let Some(line) = line_for(&notice) {
+            self.status.push_line(line);
+            self.redraw_status();
+        }
+        match notice {
+            Notice::Registered { organisation } => self.organisation = organisation,
+            Notice::ConsentPrompt {
+                request_id,
+                technician,
+                organisation,
+                control,
+                ..
+            } => {
+                if let Some((_, win)) = self.consent.take() {
+                    self.close(win);
+                }
+                self.organisation.clone_from(&organisation);
+                let view = ConsentView::new(
+                    request_id,
+                    technician,
+                    organisation,
+                    control,
+                    self.consent_timeout,
+                    Instant::now(),
+                );
+                let title = format!("{} — permission request", self.look.product);
+                let size = (consent::WIDTH, consent::HEIGHT);
+                match self.open(event_loop, &title, size, Place::Centre, Guarded::Consent) {
+                    Ok(win) => self.consent = Some((view, win)),
+                    Err(failure) => {
+                        // Without the window the question cannot be seen: deny it.
+                        self.send(Command::Answer {
+                            request_id,
+                            choice: crate::consent::Choice::Deny,
+                        });
+                        self.fail(event_loop, failure);
+                    }
+                }
+            }
+            Notice::Granted {
+                technician,
+                control,
+            } => {
+                self.close_consent();
+                if let Some((_, win)) = self.bar.take() {
+                    self.close(win);
+                }
+                let view = BarView::new(technician, self.organisation.clone(), control);
+                let title = format!("{} — sharing your screen", self.look.product);
+                match self.open(
+                    event_loop,
+                    &title,
+                    (bar::WIDTH, bar::HEIGHT),
+                    Place::TopCentre,
+                    Guarded::Bar,
+                ) {
+                    Ok(win) => {
+                        self.bar = Some((view, win));
+                        // Out of the technician's way while the bar is there.
+                        if let Some(win) = self.status_win.take() {
+                            self.close(win);
+                        }
+                    }
+                    Err(failure) => {
+                        // Sharing without the bar is not allowed: stop.
+                        self.send(Command::Stop);
+                        self.fail(event_loop, failure);
+                    }
+                }
+            }
+            Notice::Denied | Notice::TimedOut { .. } => self.close_consent(),
+            Notice::ControlPaused | Notice::ControlResumed => {
+                if let Some((view, win)) = &mut self.bar {
+                    view.set_paused(matches!(notice, Notice::ControlPaused));
+                    win.window.request_redraw();
+                }
+            }
+            Notice::StoppedByUser
+            | Notice::Ended(_)
+            | Notice::ConnectionLost
+            | Notice::Reconnecting
+            | Notice::GaveUp { .. } => {
+                self.close_consent();
+                if let Some((_, win)) = self.bar.take() {
+                    self.close(win);
+                }
+                self.open_status(event_loop);
+            }
+            _ => {}
+        }
+    }
+
+    fn close_consent(&mut self) {
+        if let Some((_, win)) = self.consent.take() {
+            self.close(win);
+        }
+    }
+
+    fn redraw_status(&self) {
+        if let Some(win) = &self.status_win {
+            win.window.request_redraw();
+        }
+    }
+
+    fn on_status(&mut self, event_loop: &ActiveEventLoop, event: StatusEvent) {
+        match event {
+            StatusEvent::Join { gateway, pin } => {
+                self.status = StatusView::progress();
+                self.redraw_status();
+                if self.joins.send(Some(Joining { gateway, pin })).is_err() {
+                    self.quit(event_loop);
+                }
+            }
+            StatusEvent::Quit => self.quit(event_loop),
+        }
+    }
+
+    fn redraw(&mut self, id: WindowId) -> Result<(), String> {
+        let now = Instant::now();
+        let look = &mut self.look;
+        let (win, paint): (&mut Win, Box<dyn FnOnce(&mut Canvas<'_>, &mut Look) + '_>) =
+            if let Some((view, win)) = self.consent.as_mut().filter(|(_, w)| w.window.id() == id) {
+                let view = &*view;
+                (
+                    win,
+                    Box::new(move |c, l| paint::paint_consent(c, l, view, now)),
+                )
+            } else if let Some((view, win)) = self.bar.as_mut().filter(|(_, w)| w.window.id() == id)
+            {
+                let view = &*view;
+                (win, Box::new(move |c, l| paint::paint_bar(c, l, view)))
+            } else if let Some(win) = self.status_win.as_mut().filter(|w| w.window.id() == id) {
+                let view = &self.status;
+                (win, Box::new(move |c, l| paint::paint_status(c, l, view)))
+            } else {
+                return Ok(());
+            };
+        let inner = win.window.inner_size();
+        let (Some(width), Some(height)) =
+            (NonZeroU32::new(inner.width), NonZeroU32::new(inner.height))
+        else {
+            return Ok(());
+        };
+        let failed = |e: softbuffer::SoftBufferError| format!("cannot draw in the window: {e}");
+        win.surface.resize(width, height).map_err(failed)?;
+        let mut buffer = win.surface.buffer_mut().map_err(failed)?;
+        if let Some(mut canvas) = Canvas::new(&mut buffer, inner.width, inner.height) {
+            paint(&mut canvas, look);
+        }
+        buffer.present().map_err(failed)
+    }
+
+    fn consent_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+        let Some((view, win)) = &mut self.consent else {
+            return;
+        };
+        let now = Instant::now();
+        let choice = match event {
+            WindowEvent::CursorMoved { position, .. } => {
+                win.pointer = (position.x, position.y);
+                None
+            }
+            WindowEvent::CursorLeft { .. } | WindowEvent::Focused(false) => {
+                view.cancel();
+                None
+            }
+            WindowEvent::MouseInput {
+                state,
+                button: MouseButton::Left,
+                ..
+            } => match state {
+                ElementState::Pressed => {
+                    view.press(win.pointer, now);
+                    None
+                }
+                ElementState::Released => view.release(win.pointer, now),
+            },
+            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
+                match event.logical_key {
+                    WinitKey::Named(NamedKey::Enter) => view.key(Key::Enter),
+                    WinitKey::Named(NamedKey::Escape) => view.key(Key::Escape),
+                    _ => None,
+                }
+            }
+            // Closing the question is a no.
+            WindowEvent::CloseRequested => Some(crate::consent::Choice::Deny),
+            _ => None,
+        };
+        if let Some(choice) = choice {
+            let request_id = view.request_id;
+            tracing::info!(request_id, ?choice, "answered in the permission window");
+            self.send(Command::Answer { request_id, choice });
+            self.close_consent();
+        }
+        let _ = event_loop;
+    }
+
+    fn bar_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+        let Some((view, win)) = &mut self.bar else {
+            return;
+        };
+        let action = match event {
+            WindowEvent::CursorMoved { position, .. } => {
+                win.pointer = (position.x, position.y);
+                None
+            }
+            WindowEvent::CursorLeft { .. } => {
+                view.cancel();
+                None
+            }
+            WindowEvent::MouseInput {
+                state,
+                button: MouseButton::Left,
+                ..
+            } => match state {
+                ElementState::Pressed => {
+                    view.press(win.pointer);
+                    None
+                }
+                ElementState::Released => view.release(win.pointer),
+            },
+            WindowEvent::CloseRequested => Some(BarAction::Stop),
+            _ => None,
+        };
+        match action {
+            Some(BarAction::Stop) => {
+                tracing::info!("Stop clicked");
+                self.send(Command::Stop);
+                if let Some((_, win)) = self.bar.take() {
+                    self.close(win);
+                }
+                let _ = event_loop;
+            }
+            Some(BarAction::Pause(paused)) => self.send(Command::PauseControl(paused)),
+            None => {}
+        }
+    }
+
+    fn status_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+        let Some(win) = &mut self.status_win else {
+            return;
+        };
+        let outcome = match event {
+            WindowEvent::CursorMoved { position, .. } => {
+                win.pointer = (position.x, position.y);
+                None
+            }
+            WindowEvent::MouseInput {
+                state,
+                button: MouseButton::Left,
+                ..
+            } => match state {
+                ElementState::Pressed => {
+                    self.status.press(win.pointer);
+                    None
+                }
+                ElementState::Released => self.status.release(win.pointer),
+            },
+            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
+                let shift = self.modifiers.shift_key();
+                let key = match &event.logical_key {
+                    WinitKey::Named(NamedKey::Tab) if shift => Some(FormKey::BackTab),
+                    WinitKey::Named(NamedKey::Tab) => Some(FormKey::Tab),
+                    WinitKey::Named(NamedKey::Enter) => Some(FormKey::Enter),
+                    WinitKey::Named(NamedKey::Escape) => Some(FormKey::Escape),
+                    WinitKey::Named(NamedKey::Backspace) => Some(FormKey::Backspace),
+                    _ => None,
+                };
+                match key {
+                    Some(key) => self.status.key(key),
+                    None => {
+                        if let Some(text) = &event.text {
+                            self.status.text(text);
+                        }
+                        None
+                    }
+                }
+            }
+            WindowEvent::CloseRequested => Some(StatusEvent::Quit),
+            _ => None,
+        };
+        win.window.request_redraw();
+        if let Some(outcome) = outcome {
+            self.on_status(event_loop, outcome);
+        }
+    }
+}
+
+/// The line the main window shows for a notice; `None` for terminal-only hints.
+fn line_for(notice: &Notice) -> Option<String> {
+    Some(match notice {
+        Notice::StopHint => return None,
+        Notice::Waiting => {
+            "Waiting for your technician… Close this window to end the session.".to_string()
+        }
+        Notice::ConsentPrompt {
+            technician,
+            organisation,
+            ..
+        } => format!(
+            "{technician} from {organisation} asks for access — answer in the permission window."
+        ),
+        Notice::Granted { technician, .. } => {
+            format!("Access granted — {technician} can now see your screen.")
+        }
+        Notice::Reconnecting => {
+            "Reconnecting… Your technician will have to ask for access again.".to_string()
+        }
+        other => other
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+impl ApplicationHandler<ToUi> for App {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if self.status_win.is_none() && self.bar.is_none() {
+            self.open_status(event_loop);
+        }
+    }
+
+    fn user_event(&mut self, event_loop: &ActiveEventLoop, event: ToUi) {
+        match event {
+            ToUi::Notice(notice) => self.on_notice(event_loop, notice),
+            ToUi::AskJoin {
+                gateway,
+                ask_gateway,
+                error,
+            } => {
+                self.status = StatusView::form(gateway, ask_gateway, error);
+                self.open_status(event_loop);
+                self.redraw_status();
+            }
+            ToUi::Finished { message, close } => {
+                if close {
+                    self.quit(event_loop);
+                } else {
+                    self.close_consent();
+                    if let Some((_, win)) = self.bar.take() {
+                        self.close(win);
+                    }
+                    self.status.finish(message);
+                    self.open_status(event_loop);
+                    self.redraw_status();
+                    self.close_at = Some(Instant::now() + FINISHED_LINGER);
+                }
+            }
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, id: WindowId, event: WindowEvent) {
+        match event {
+            WindowEvent::RedrawRequested => {
+                if let Err(failure) = self.redraw(id) {
+                    self.fail(event_loop, failure);
+                }
+                return;
+            }
+            WindowEvent::ModifiersChanged(modifiers) => {
+                self.modifiers = modifiers.state();
+                return;
+            }
+            WindowEvent::Moved(at) => {
+                let all = [
+                    self.consent.as_ref().map(|(_, w)| w),
+                    self.bar.as_ref().map(|(_, w)| w),
+                    self.status_win.as_ref(),
+                ];
+                if let Some(win) = all.into_iter().flatten().find(|w| w.window.id() == id) {
+                    let size = win.window.outer_size();
+                    let rect = ScreenRect {
+                        x: at.x,
+                        y: at.y,
+                        width: size.width,
+                        height: size.height,
+                    };
+                    self.shield.cover(win.guarded, Some(rect));
+                }
+                return;
+            }
+            _ => {}
+        }
+        let is = |win: Option<&Win>| win.is_some_and(|w| w.window.id() == id);
+        if is(self.consent.as_ref().map(|(_, w)| w)) {
+            self.consent_event(event_loop, event);
+        } else if is(self.bar.as_ref().map(|(_, w)| w)) {
+            self.bar_event(event_loop, event);
+        } else if is(self.status_win.as_ref()) {
+            self.status_event(event_loop, event);
+        }
+    }
+
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        let now = Instant::now();
+        if self.close_at.is_some_and(|at| now >= at) {
+            self.quit(event_loop);
+            return;
+        }
+        let mut wake = self.close_at;
+        match &self.consent {
+            Some((view, win)) => {
+                if self.tick.is_none_or(|tick| now >= tick) {
+                    // The countdown and the buttons' arming show at each tick.
+                    win.window.request_redraw();
+                    self.tick = view.poll_timeout(now);
+                }
+                if let Some(tick) = self.tick
+                    && wake.is_none_or(|w| tick < w)
+                {
+                    wake = Some(tick);
+                }
+            }
+            None => self.tick = None,
+        }
+        event_loop.set_control_flow(match wake {
+            Some(at) => ControlFlow::WaitUntil(at),
+            None => ControlFlow::Wait,
+        });
+    }
+}
