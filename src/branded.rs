@@ -67,17 +67,21 @@ pub fn target(
                         .to_string(),
                 );
             };
-            let trust = if cert_sha256.is_empty() {
-                Trust::SystemRoots
-            } else {
-                Trust::Pinned(cert_sha256.to_vec())
-            };
             Ok(Target {
                 gateway: gateway.to_string(),
-                trust,
+                trust: generic_trust(cert_sha256),
                 web: None,
             })
         }
+    }
+}
+
+/// How the generic app checks a gateway: the certificates given, else the system roots.
+pub fn generic_trust(cert_sha256: &[CertFingerprint]) -> Trust {
+    if cert_sha256.is_empty() {
+        Trust::SystemRoots
+    } else {
+        Trust::Pinned(cert_sha256.to_vec())
     }
 }
 

@@ -38,6 +38,9 @@ struct Win {
     surface: Surface,
     pointer: (f64, f64),
     guarded: Guarded,
+    /// The size it was opened with (it is not resizable). Kept rather than asked, because
+    /// winit cannot answer for a window the X server already destroyed.
+    size: (u32, u32),
 }
 
 /// Where a window goes on the monitor.
@@ -158,6 +161,7 @@ impl App {
             surface,
             pointer: (-1.0, -1.0),
             guarded,
+            size: (width, height),
         })
     }
 
@@ -345,16 +349,14 @@ impl App {
             } else {
                 return Ok(());
             };
-        let inner = win.window.inner_size();
-        let (Some(width), Some(height)) =
-            (NonZeroU32::new(inner.width), NonZeroU32::new(inner.height))
-        else {
+        let (w, h) = win.size;
+        let (Some(width), Some(height)) = (NonZeroU32::new(w), NonZeroU32::new(h)) else {
             return Ok(());
         };
         let failed = |e: softbuffer::SoftBufferError| format!("cannot draw in the window: {e}");
         win.surface.resize(width, height).map_err(failed)?;
         let mut buffer = win.surface.buffer_mut().map_err(failed)?;
-        if let Some(mut canvas) = Canvas::new(&mut buffer, inner.width, inner.height) {
+        if let Some(mut canvas) = Canvas::new(&mut buffer, w, h) {
             paint(&mut canvas, look);
         }
         buffer.present().map_err(failed)
@@ -393,7 +395,9 @@ impl App {
                 }
             }
             // Closing the question is a no.
-            WindowEvent::CloseRequested => Some(crate::consent::Choice::Deny),
+            WindowEvent::CloseRequested | WindowEvent::Destroyed => {
+                Some(crate::consent::Choice::Deny)
+            }
             _ => None,
         };
         if let Some(choice) = choice {
@@ -429,7 +433,7 @@ impl App {
                 }
                 ElementState::Released => view.release(win.pointer),
             },
-            WindowEvent::CloseRequested => Some(BarAction::Stop),
+            WindowEvent::CloseRequested | WindowEvent::Destroyed => Some(BarAction::Stop),
             _ => None,
         };
         match action {
@@ -486,7 +490,7 @@ impl App {
                     }
                 }
             }
-            WindowEvent::CloseRequested => Some(StatusEvent::Quit),
+            WindowEvent::CloseRequested | WindowEvent::Destroyed => Some(StatusEvent::Quit),
             _ => None,
         };
         win.window.request_redraw();

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use winit::event_loop::{EventLoop, EventLoopProxy};
+use winit::event_loop::EventLoopProxy;
 
 /// What the session tells the windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,9 +94,12 @@ impl Console for WindowConsole<'_> {
     }
 }
 
+/// The windows' event loop.
+pub type EventLoop = winit::event_loop::EventLoop<ToUi>;
+
 /// The window system, if it answers. Must be called on the main thread, once.
-pub fn event_loop() -> Result<EventLoop<ToUi>, String> {
-    EventLoop::<ToUi>::with_user_event()
+pub fn event_loop() -> Result<EventLoop, String> {
+    winit::event_loop::EventLoop::<ToUi>::with_user_event()
         .build()
         .map_err(|e| e.to_string())
 }
@@ -137,7 +140,7 @@ pub enum Ended {
 /// Runs the windows on this (main) thread and the session on another, inside `runtime`;
 /// `commands` also carries the stop signals.
 pub fn run(
-    event_loop: EventLoop<ToUi>,
+    event_loop: EventLoop,
     launch: Launch,
     platform: Arc<dyn Platform>,
     runtime: tokio::runtime::Handle,

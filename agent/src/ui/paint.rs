@@ -32,6 +32,18 @@ pub struct Look {
     pub text: TextPainter,
 }
 
+impl Look {
+    /// The look of `product` in `colours`, with the organisation's `consent_text`.
+    pub fn new(product: &str, colours: Colours, consent_text: &str) -> Result<Self, String> {
+        Ok(Self {
+            product: product.to_string(),
+            colours,
+            consent_text: consent_text.to_string(),
+            text: TextPainter::new()?,
+        })
+    }
+}
+
 /// Black or white, whichever reads better on `background`.
 pub fn ink_on(background: Colour) -> u32 {
     let white = Colour([0xff, 0xff, 0xff]);
