@@ -212,11 +212,38 @@ pub fn paint_bar(canvas: &mut Canvas<'_>, look: &mut Look, view: &BarView) {
     let primary = look.colours.primary;
     canvas.pixels().fill(primary.pixel());
     let ink = ink_on(primary);
-    let px = 16;
-    let y = (bar::HEIGHT.saturating_sub(look.text.line_height(px))) / 2;
-    look.text
-        .draw(canvas, (16, to_i32(y)), &view.text(), px, ink);
     let buttons: Vec<_> = view.buttons().iter().copied().collect();
+    let room = buttons
+        .iter()
+        .map(|(_, rect)| rect.x)
+        .min()
+        .unwrap_or(bar::WIDTH)
+        .saturating_sub(16 + 12);
+    // One line at 16 px when it fits, else at most two at 14 px (names can be long).
+    let text = view.text();
+    let (px, mut lines) = if look.text.width(&text, 16) <= room {
+        (16, vec![text])
+    } else {
+        (14, look.text.wrap(&text, 14, room))
+    };
+    if lines.len() > 2 {
+        lines.truncate(2);
+        lines[1].push('…');
+    }
+    let line_height = look.text.line_height(px);
+    let top = bar::HEIGHT.saturating_sub(line_height * lines.len() as u32) / 2;
+    for (i, line) in lines.iter().enumerate() {
+        let y = top + i as u32 * line_height;
+        look.text.draw(canvas, (16, to_i32(y)), line, px, ink);
+    }
+    // Whatever is still too long stops short of the buttons.
+    let cover = Rect {
+        x: 16 + room,
+        y: 0,
+        width: 12,
+        height: bar::HEIGHT,
+    };
+    canvas.fill(cover, primary.pixel());
     for (button, rect) in buttons {
         let style = match button {
             bar::Button::Stop => Style::Filled(DANGER),
