@@ -153,6 +153,9 @@ fn play(workspace: &Workspace, out: &Path, logs: &Path, shutdown: &Shutdown) -> 
             &session.pin,
             "--cert-sha256",
             &cert,
+            // The demo answers on standard input, as a terminal user does.
+            "--consent",
+            "terminal",
         ])
         .env("DISPLAY", xvfb.display())
         .env_remove("WAYLAND_DISPLAY");

@@ -10,45 +10,22 @@ use super::bar::{self, BarAction, BarView};
 use super::consent::{self, ConsentView, Key};
 use super::paint::{self, Look};
 use super::status::{self, FormKey, StatusEvent, StatusView};
+use super::window::{Place, Win, open};
 use super::{Joining, ToUi};
 use crate::console::Command;
 use crate::notice::Notice;
 use crate::shield::{Guarded, ScreenRect, Shield};
-use sos_branding::ui::Canvas;
-use std::num::NonZeroU32;
-use std::rc::Rc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use winit::application::ApplicationHandler;
-use winit::dpi::{PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, MouseButton, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow};
 use winit::keyboard::{Key as WinitKey, ModifiersState, NamedKey};
-use winit::window::{Window, WindowId, WindowLevel};
-
-type Surface = softbuffer::Surface<Rc<Window>, Rc<Window>>;
+use winit::window::WindowId;
 
 /// How long the final message stays before the app closes by itself.
 const FINISHED_LINGER: Duration = Duration::from_secs(10);
-
-/// One open window.
-struct Win {
-    window: Rc<Window>,
-    surface: Surface,
-    pointer: (f64, f64),
-    guarded: Guarded,
-    /// The size it was opened with (it is not resizable). Kept rather than asked, because
-    /// winit cannot answer for a window the X server already destroyed.
-    size: (u32, u32),
-}
-
-/// Where a window goes on the monitor.
-#[derive(Clone, Copy)]
-enum Place {
-    Centre,
-    TopCentre,
-}
 
 /// The winit application.
 pub struct App {
@@ -98,80 +75,20 @@ impl App {
         }
     }
 
-    fn open(
-        &self,
-        event_loop: &ActiveEventLoop,
-        title: &str,
-        (width, height): (u32, u32),
-        place: Place,
-        guarded: Guarded,
-    ) -> Result<Win, String> {
-        let monitor = event_loop
-            .primary_monitor()
-            .or_else(|| event_loop.available_monitors().next());
-        let (mx, my, mw, mh) = monitor.map_or((0, 0, width, height), |m| {
-            (
-                m.position().x,
-                m.position().y,
-                m.size().width,
-                m.size().height,
-            )
-        });
-        let x = mx + i32::try_from(mw.saturating_sub(width) / 2).unwrap_or(0);
-        let y = match place {
-            Place::Centre => my + i32::try_from(mh.saturating_sub(height) / 2).unwrap_or(0),
-            Place::TopCentre => my,
-        };
-        let on_top = !matches!(guarded, Guarded::Status);
-        let attributes = Window::default_attributes()
-            .with_title(title)
-            .with_inner_size(PhysicalSize::new(width, height))
-            .with_position(PhysicalPosition::new(x, y))
-            .with_resizable(false)
-            .with_decorations(!matches!(guarded, Guarded::Bar))
-            .with_window_level(if on_top {
-                WindowLevel::AlwaysOnTop
-            } else {
-                WindowLevel::Normal
-            })
-            .with_visible(false);
-        let window = Rc::new(
-            event_loop
-                .create_window(attributes)
-                .map_err(|e| format!("cannot open a window: {e}"))?,
-        );
-        let context = softbuffer::Context::new(window.clone())
-            .map_err(|e| format!("cannot draw in the window: {e}"))?;
-        let surface = softbuffer::Surface::new(&context, window.clone())
-            .map_err(|e| format!("cannot draw in the window: {e}"))?;
-        // Guarded before it can be seen, so no injected click ever reaches it.
-        self.shield.cover(
-            guarded,
-            Some(ScreenRect {
-                x,
-                y,
-                width,
-                height,
-            }),
-        );
-        window.set_visible(true);
-        window.request_redraw();
-        Ok(Win {
-            window,
-            surface,
-            pointer: (-1.0, -1.0),
-            guarded,
-            size: (width, height),
-        })
-    }
-
     fn open_status(&mut self, event_loop: &ActiveEventLoop) {
         if self.status_win.is_some() {
             return;
         }
         let title = format!("{} — remote support", self.look.product);
         let size = (status::WIDTH, status::HEIGHT);
-        match self.open(event_loop, &title, size, Place::Centre, Guarded::Status) {
+        match open(
+            event_loop,
+            &self.shield,
+            &title,
+            size,
+            Place::Centre,
+            Guarded::Status,
+        ) {
             Ok(win) => self.status_win = Some(win),
             Err(failure) => self.fail(event_loop, failure),
         }
@@ -239,7 +156,14 @@ impl App {
                 );
                 let title = format!("{} — permission request", self.look.product);
                 let size = (consent::WIDTH, consent::HEIGHT);
-                match self.open(event_loop, &title, size, Place::Centre, Guarded::Consent) {
+                match open(
+                    event_loop,
+                    &self.shield,
+                    &title,
+                    size,
+                    Place::Centre,
+                    Guarded::Consent,
+                ) {
                     Ok(win) => self.consent = Some((view, win)),
                     Err(failure) => {
                         // Without the window the question cannot be seen: deny it.
@@ -261,8 +185,9 @@ impl App {
                 }
                 let view = BarView::new(technician, self.organisation.clone(), control);
                 let title = format!("{} — sharing your screen", self.look.product);
-                match self.open(
+                match open(
                     event_loop,
+                    &self.shield,
                     &title,
                     (bar::WIDTH, bar::HEIGHT),
                     Place::TopCentre,
@@ -331,35 +256,24 @@ impl App {
 
     fn redraw(&mut self, id: WindowId) -> Result<(), String> {
         let now = Instant::now();
-        let look = &mut self.look;
-        let (win, paint): (&mut Win, Box<dyn FnOnce(&mut Canvas<'_>, &mut Look) + '_>) =
-            if let Some((view, win)) = self.consent.as_mut().filter(|(_, w)| w.window.id() == id) {
-                let view = &*view;
-                (
-                    win,
-                    Box::new(move |c, l| paint::paint_consent(c, l, view, now)),
-                )
-            } else if let Some((view, win)) = self.bar.as_mut().filter(|(_, w)| w.window.id() == id)
-            {
-                let view = &*view;
-                (win, Box::new(move |c, l| paint::paint_bar(c, l, view)))
-            } else if let Some(win) = self.status_win.as_mut().filter(|w| w.window.id() == id) {
-                let view = &self.status;
-                (win, Box::new(move |c, l| paint::paint_status(c, l, view)))
-            } else {
-                return Ok(());
-            };
-        let (w, h) = win.size;
-        let (Some(width), Some(height)) = (NonZeroU32::new(w), NonZeroU32::new(h)) else {
-            return Ok(());
-        };
-        let failed = |e: softbuffer::SoftBufferError| format!("cannot draw in the window: {e}");
-        win.surface.resize(width, height).map_err(failed)?;
-        let mut buffer = win.surface.buffer_mut().map_err(failed)?;
-        if let Some(mut canvas) = Canvas::new(&mut buffer, w, h) {
-            paint(&mut canvas, look);
+        let Self {
+            look,
+            consent,
+            bar,
+            status,
+            status_win,
+            ..
+        } = self;
+        if let Some((view, win)) = consent.as_mut().filter(|(_, w)| w.is(id)) {
+            return win.present(|canvas| paint::paint_consent(canvas, look, view, now));
         }
-        buffer.present().map_err(failed)
+        if let Some((view, win)) = bar.as_mut().filter(|(_, w)| w.is(id)) {
+            return win.present(|canvas| paint::paint_bar(canvas, look, view));
+        }
+        if let Some(win) = status_win.as_mut().filter(|w| w.is(id)) {
+            return win.present(|canvas| paint::paint_status(canvas, look, status));
+        }
+        Ok(())
     }
 
     fn consent_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {

@@ -24,6 +24,7 @@ pub mod button;
 pub mod consent;
 pub mod paint;
 pub mod status;
+pub mod window;
 
 use crate::console::Command;
 use crate::join::JoinError;
