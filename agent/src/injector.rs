@@ -259,11 +259,9 @@ mod tests {
         prompt.answer(Answer::Allow).grant.unwrap()
     }
 
-    #[test]
-    fn events_are_applied_checked_and_released() {
-        let platform = FakePlatform::new(100, 50);
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let layout = Layout {
+    /// The whole 100x50 fake screen is shared.
+    fn screen_100x50() -> Layout {
+        Layout {
             shared: Some(crate::input::Area {
                 x: 0,
                 y: 0,
@@ -271,7 +269,14 @@ mod tests {
                 height: 50,
             }),
             monitors: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn events_are_applied_checked_and_released() {
+        let platform = FakePlatform::new(100, 50);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let layout = screen_100x50();
         let mut injector = Injector::start(
             Arc::new(platform.clone()),
             layout,
@@ -338,15 +343,7 @@ mod tests {
         use crate::shield::{Guarded, ScreenRect};
         let platform = FakePlatform::new(100, 50);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let layout = Layout {
-            shared: Some(crate::input::Area {
-                x: 0,
-                y: 0,
-                width: 100,
-                height: 50,
-            }),
-            monitors: Vec::new(),
-        };
+        let layout = screen_100x50();
         let shield = Shield::default();
         let mut injector = Injector::start(
             Arc::new(platform.clone()),

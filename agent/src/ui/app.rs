@@ -6,12 +6,13 @@
 //! window's rectangle is in the [`Shield`] from before it is mapped until it is gone, so
 //! the technician's injected input cannot reach it.
 
-use super::bar::{self, BarAction, BarView};
-use super::consent::{self, ConsentView, Key};
+use super::bar::{BarAction, BarView};
+use super::consent::{ConsentView, Key};
 use super::paint::{self, Look};
-use super::status::{self, FormKey, StatusEvent, StatusView};
-use super::window::{Place, Win, open};
+use super::status::{FormKey, StatusEvent, StatusView};
+use super::window::{Gesture, Win, open};
 use super::{Joining, ToUi};
+use crate::consent::Choice;
 use crate::console::Command;
 use crate::notice::Notice;
 use crate::shield::{Guarded, ScreenRect, Shield};
@@ -19,7 +20,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use winit::application::ApplicationHandler;
-use winit::event::{ElementState, MouseButton, WindowEvent};
+use winit::event::{KeyEvent, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow};
 use winit::keyboard::{Key as WinitKey, ModifiersState, NamedKey};
 use winit::window::WindowId;
@@ -79,14 +80,10 @@ impl App {
         if self.status_win.is_some() {
             return;
         }
-        let title = format!("{} — remote support", self.look.product);
-        let size = (status::WIDTH, status::HEIGHT);
         match open(
             event_loop,
             &self.shield,
-            &title,
-            size,
-            Place::Centre,
+            &self.look.product,
             Guarded::Status,
         ) {
             Ok(win) => self.status_win = Some(win),
@@ -154,14 +151,10 @@ impl App {
                     self.consent_timeout,
                     Instant::now(),
                 );
-                let title = format!("{} — permission request", self.look.product);
-                let size = (consent::WIDTH, consent::HEIGHT);
                 match open(
                     event_loop,
                     &self.shield,
-                    &title,
-                    size,
-                    Place::Centre,
+                    &self.look.product,
                     Guarded::Consent,
                 ) {
                     Ok(win) => self.consent = Some((view, win)),
@@ -169,7 +162,7 @@ impl App {
                         // Without the window the question cannot be seen: deny it.
                         self.send(Command::Answer {
                             request_id,
-                            choice: crate::consent::Choice::Deny,
+                            choice: Choice::Deny,
                         });
                         self.fail(event_loop, failure);
                     }
@@ -184,15 +177,7 @@ impl App {
                     self.close(win);
                 }
                 let view = BarView::new(technician, self.organisation.clone(), control);
-                let title = format!("{} — sharing your screen", self.look.product);
-                match open(
-                    event_loop,
-                    &self.shield,
-                    &title,
-                    (bar::WIDTH, bar::HEIGHT),
-                    Place::TopCentre,
-                    Guarded::Bar,
-                ) {
+                match open(event_loop, &self.shield, &self.look.product, Guarded::Bar) {
                     Ok(win) => {
                         self.bar = Some((view, win));
                         // Out of the technician's way while the bar is there.
@@ -276,43 +261,29 @@ impl App {
         Ok(())
     }
 
-    fn consent_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+    fn consent_event(&mut self, event: WindowEvent) {
         let Some((view, win)) = &mut self.consent else {
             return;
         };
         let now = Instant::now();
-        let choice = match event {
-            WindowEvent::CursorMoved { position, .. } => {
-                win.pointer = (position.x, position.y);
+        let choice = match win.gesture(event) {
+            Gesture::Press(at) => {
+                view.press(at, now);
                 None
             }
-            WindowEvent::CursorLeft { .. } | WindowEvent::Focused(false) => {
+            Gesture::Release(at) => view.release(at, now),
+            Gesture::Cancel => {
                 view.cancel();
                 None
             }
-            WindowEvent::MouseInput {
-                state,
-                button: MouseButton::Left,
-                ..
-            } => match state {
-                ElementState::Pressed => {
-                    view.press(win.pointer, now);
-                    None
-                }
-                ElementState::Released => view.release(win.pointer, now),
+            Gesture::Key(key) => match key.logical_key {
+                WinitKey::Named(NamedKey::Enter) => view.key(Key::Enter),
+                WinitKey::Named(NamedKey::Escape) => view.key(Key::Escape),
+                _ => None,
             },
-            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
-                match event.logical_key {
-                    WinitKey::Named(NamedKey::Enter) => view.key(Key::Enter),
-                    WinitKey::Named(NamedKey::Escape) => view.key(Key::Escape),
-                    _ => None,
-                }
-            }
             // Closing the question is a no.
-            WindowEvent::CloseRequested | WindowEvent::Destroyed => {
-                Some(crate::consent::Choice::Deny)
-            }
-            _ => None,
+            Gesture::Close => Some(Choice::Deny),
+            Gesture::Nothing => None,
         };
         if let Some(choice) = choice {
             let request_id = view.request_id;
@@ -320,35 +291,24 @@ impl App {
             self.send(Command::Answer { request_id, choice });
             self.close_consent();
         }
-        let _ = event_loop;
     }
 
-    fn bar_event(&mut self, event_loop: &ActiveEventLoop, event: WindowEvent) {
+    fn bar_event(&mut self, event: WindowEvent) {
         let Some((view, win)) = &mut self.bar else {
             return;
         };
-        let action = match event {
-            WindowEvent::CursorMoved { position, .. } => {
-                win.pointer = (position.x, position.y);
+        let action = match win.gesture(event) {
+            Gesture::Press(at) => {
+                view.press(at);
                 None
             }
-            WindowEvent::CursorLeft { .. } => {
+            Gesture::Release(at) => view.release(at),
+            Gesture::Cancel => {
                 view.cancel();
                 None
             }
-            WindowEvent::MouseInput {
-                state,
-                button: MouseButton::Left,
-                ..
-            } => match state {
-                ElementState::Pressed => {
-                    view.press(win.pointer);
-                    None
-                }
-                ElementState::Released => view.release(win.pointer),
-            },
-            WindowEvent::CloseRequested | WindowEvent::Destroyed => Some(BarAction::Stop),
-            _ => None,
+            Gesture::Close => Some(BarAction::Stop),
+            Gesture::Key(_) | Gesture::Nothing => None,
         };
         match action {
             Some(BarAction::Stop) => {
@@ -357,7 +317,6 @@ impl App {
                 if let Some((_, win)) = self.bar.take() {
                     self.close(win);
                 }
-                let _ = event_loop;
             }
             Some(BarAction::Pause(paused)) => self.send(Command::PauseControl(paused)),
             None => {}
@@ -368,49 +327,39 @@ impl App {
         let Some(win) = &mut self.status_win else {
             return;
         };
-        let outcome = match event {
-            WindowEvent::CursorMoved { position, .. } => {
-                win.pointer = (position.x, position.y);
+        let outcome = match win.gesture(event) {
+            Gesture::Press(at) => {
+                self.status.press(at);
                 None
             }
-            WindowEvent::MouseInput {
-                state,
-                button: MouseButton::Left,
-                ..
-            } => match state {
-                ElementState::Pressed => {
-                    self.status.press(win.pointer);
-                    None
-                }
-                ElementState::Released => self.status.release(win.pointer),
-            },
-            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
-                let shift = self.modifiers.shift_key();
-                let key = match &event.logical_key {
-                    WinitKey::Named(NamedKey::Tab) if shift => Some(FormKey::BackTab),
-                    WinitKey::Named(NamedKey::Tab) => Some(FormKey::Tab),
-                    WinitKey::Named(NamedKey::Enter) => Some(FormKey::Enter),
-                    WinitKey::Named(NamedKey::Escape) => Some(FormKey::Escape),
-                    WinitKey::Named(NamedKey::Backspace) => Some(FormKey::Backspace),
-                    _ => None,
-                };
-                match key {
-                    Some(key) => self.status.key(key),
-                    None => {
-                        if let Some(text) = &event.text {
-                            self.status.text(text);
-                        }
-                        None
-                    }
-                }
-            }
-            WindowEvent::CloseRequested | WindowEvent::Destroyed => Some(StatusEvent::Quit),
-            _ => None,
+            Gesture::Release(at) => self.status.release(at),
+            Gesture::Cancel | Gesture::Nothing => return,
+            Gesture::Key(key) => self.status_key(&key),
+            Gesture::Close => Some(StatusEvent::Quit),
         };
-        win.window.request_redraw();
+        self.redraw_status();
         if let Some(outcome) = outcome {
             self.on_status(event_loop, outcome);
         }
+    }
+
+    fn status_key(&mut self, event: &KeyEvent) -> Option<StatusEvent> {
+        let shift = self.modifiers.shift_key();
+        let key = match &event.logical_key {
+            WinitKey::Named(NamedKey::Tab) if shift => Some(FormKey::BackTab),
+            WinitKey::Named(NamedKey::Tab) => Some(FormKey::Tab),
+            WinitKey::Named(NamedKey::Enter) => Some(FormKey::Enter),
+            WinitKey::Named(NamedKey::Escape) => Some(FormKey::Escape),
+            WinitKey::Named(NamedKey::Backspace) => Some(FormKey::Backspace),
+            _ => None,
+        };
+        if let Some(key) = key {
+            return self.status.key(key);
+        }
+        if let Some(text) = &event.text {
+            self.status.text(text);
+        }
+        None
     }
 }
 
@@ -513,9 +462,9 @@ impl ApplicationHandler<ToUi> for App {
         }
         let is = |win: Option<&Win>| win.is_some_and(|w| w.window.id() == id);
         if is(self.consent.as_ref().map(|(_, w)| w)) {
-            self.consent_event(event_loop, event);
+            self.consent_event(event);
         } else if is(self.bar.as_ref().map(|(_, w)| w)) {
-            self.bar_event(event_loop, event);
+            self.bar_event(event);
         } else if is(self.status_win.as_ref()) {
             self.status_event(event_loop, event);
         }

@@ -4,11 +4,13 @@
 //! reach it from its first frame) and its picture is drawn into the softbuffer buffer
 //! through a [`Canvas`] of the size it was opened with.
 
+use super::{bar, consent, status};
 use crate::shield::{Guarded, ScreenRect, Shield};
 use sos_branding::ui::Canvas;
 use std::num::NonZeroU32;
 use std::rc::Rc;
 use winit::dpi::{PhysicalPosition, PhysicalSize};
+use winit::event::{ElementState, KeyEvent, MouseButton, WindowEvent};
 use winit::event_loop::ActiveEventLoop;
 use winit::window::{Window, WindowId, WindowLevel};
 
@@ -50,25 +52,84 @@ impl Win {
     }
 }
 
+/// What a window event means to a window made of buttons (and fields).
+#[derive(Debug)]
+pub enum Gesture {
+    /// The main button went down at this position.
+    Press((f64, f64)),
+    /// The main button came up at this position.
+    Release((f64, f64)),
+    /// The pointer left or the focus went: a half-made click is forgotten.
+    Cancel,
+    /// A key went down.
+    Key(KeyEvent),
+    /// The window is asked to close, or is gone.
+    Close,
+    /// Nothing for the view (the pointer moved, and everything else).
+    Nothing,
+}
+
+impl Win {
+    /// Follows the pointer and turns `event` into a [`Gesture`].
+    pub fn gesture(&mut self, event: WindowEvent) -> Gesture {
+        match event {
+            WindowEvent::CursorMoved { position, .. } => {
+                self.pointer = (position.x, position.y);
+                Gesture::Nothing
+            }
+            WindowEvent::CursorLeft { .. } | WindowEvent::Focused(false) => Gesture::Cancel,
+            WindowEvent::MouseInput {
+                state,
+                button: MouseButton::Left,
+                ..
+            } => match state {
+                ElementState::Pressed => Gesture::Press(self.pointer),
+                ElementState::Released => Gesture::Release(self.pointer),
+            },
+            WindowEvent::KeyboardInput { event, .. } if event.state == ElementState::Pressed => {
+                Gesture::Key(event)
+            }
+            WindowEvent::CloseRequested | WindowEvent::Destroyed => Gesture::Close,
+            _ => Gesture::Nothing,
+        }
+    }
+}
+
 /// Where a window goes on the monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Place {
+enum Place {
     /// In the middle.
     Centre,
     /// At the top, in the middle.
     TopCentre,
 }
 
-/// Opens a window of `width` x `height` at `place`, guarded as `guarded`: the bar and the
-/// permission window stay on top; the bar has no frame.
+/// Opens `guarded`'s window for `product`: the bar at the top centre without a frame, the
+/// others centred; the bar and the permission window stay on top.
 pub fn open(
     event_loop: &ActiveEventLoop,
     shield: &Shield,
-    title: &str,
-    (width, height): (u32, u32),
-    place: Place,
+    product: &str,
     guarded: Guarded,
 ) -> Result<Win, String> {
+    let (what, (width, height), place) = match guarded {
+        Guarded::Status => (
+            "remote support",
+            (status::WIDTH, status::HEIGHT),
+            Place::Centre,
+        ),
+        Guarded::Consent => (
+            "permission request",
+            (consent::WIDTH, consent::HEIGHT),
+            Place::Centre,
+        ),
+        Guarded::Bar => (
+            "sharing your screen",
+            (bar::WIDTH, bar::HEIGHT),
+            Place::TopCentre,
+        ),
+    };
+    let title = format!("{product} — {what}");
     let monitor = event_loop
         .primary_monitor()
         .or_else(|| event_loop.available_monitors().next());
