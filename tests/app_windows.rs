@@ -54,6 +54,27 @@ fn app(display: &str, args: &[&str]) -> Running {
     Running::spawn("sos", command)
 }
 
+/// Puts `text` on the clipboard of `display` (xclip keeps serving it in the background
+/// until the display goes away).
+fn copy_to_clipboard(display: &str, text: &str) {
+    use std::io::Write as _;
+    let mut xclip = Command::new("xclip")
+        .args(["-selection", "clipboard"])
+        .env("DISPLAY", display)
+        .stdin(std::process::Stdio::piped())
+        // It says "connection broken" when the test's display goes away.
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("xclip is installed (cargo xtask setup installs it)");
+    xclip
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    assert!(xclip.wait().unwrap().success(), "xclip took the text");
+}
+
 /// A new session; returns its id and PIN.
 fn new_session(desk: &Desk) -> (String, String) {
     let session = desk.json(&["session", "new", "--json"]);
@@ -226,6 +247,19 @@ fn permission_window_deny_view_only_allow_and_the_bar_with_stop() {
         true
     );
 
+    // Pause control: the technician's input is refused until the end user resumes.
+    let (pause_x, pause_y) = centre(PAUSE);
+    screen.click_at(bar, pause_x, pause_y);
+    agent.expect_line("Control paused", Duration::from_secs(5));
+    let paused = desk.run(&["input", &id, "--move", "310,410"]);
+    assert!(!paused.status.success(), "{}", describe(&paused));
+    assert_ne!(screen.pointer(), (310, 410), "no move while paused");
+    screen.wait_drawn(bar).save("app-bar-paused");
+    screen.click_at(bar, pause_x, pause_y);
+    agent.expect_line("Control resumed", Duration::from_secs(5));
+    desk.ok(&["input", &id, "--move", "310,410"]);
+    assert_eq!(screen.pointer(), (310, 410), "control is back");
+
     // Streaming while the bar is shown: the bar stays for the whole session.
     let view = desk.run(&[
         "view",
@@ -343,10 +377,14 @@ fn the_join_window_asks_for_gateway_and_pin_and_explains_a_refused_pin() {
         desk.json(&["session", "show", &id, "--json"])["status"],
         "pending"
     );
-    // The right PIN, typed into the PIN field (the keyboard is already there).
+    // The right PIN, pasted from the clipboard into the PIN field (spaces are dropped).
     let (fx, fy) = FORM_PIN_FIELD;
     screen.click_at(main, fx, fy);
-    screen.xdotool(&["type", "--delay", "20", &pin]);
+    copy_to_clipboard(
+        &xvfb.display,
+        &format!("{} {} {}", &pin[..3], &pin[3..6], &pin[6..]),
+    );
+    screen.xdotool(&["key", "ctrl+v"]);
     screen.xdotool(&["key", "Return"]);
     agent.expect_line("Waiting", Duration::from_secs(20));
     desk.wait_for(&id, "active", |s| s["status"] == "active");
@@ -360,4 +398,21 @@ fn the_join_window_asks_for_gateway_and_pin_and_explains_a_refused_pin() {
     desk.wait_for(&id, "stopped", |s| s["agent_online"] == false);
     let logs = gateway.process.transcript() + &agent.transcript();
     assert!(!logs.contains(&pin), "the PIN appeared in a log");
+}
+
+#[test]
+fn without_a_display_the_terminal_asks_and_says_why() {
+    let out = Command::new(binary("sos"))
+        .args(["--gateway", "127.0.0.1:9", "--pin", "12345678"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let said = describe(&out);
+    assert!(
+        said.contains("No display found (DISPLAY is not set): asking in this terminal instead."),
+        "{said}"
+    );
+    assert!(said.contains("The --pin is not valid"), "{said}");
+    assert_eq!(out.status.code(), Some(2), "{said}");
 }

@@ -12,6 +12,8 @@ use sos_transport::wire::{DisplayInfo, MonitorInfo};
 use std::time::SystemTime;
 
 #[cfg(target_os = "linux")]
+pub mod clipboard;
+#[cfg(target_os = "linux")]
 mod keyboard;
 #[cfg(target_os = "linux")]
 mod monitors;

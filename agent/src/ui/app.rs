@@ -356,6 +356,18 @@ impl App {
         if let Some(key) = key {
             return self.status.key(key);
         }
+        // Ctrl+V, and Shift+Insert as X11 programs have it: paste.
+        let paste = match &event.logical_key {
+            WinitKey::Character(c) => self.modifiers.control_key() && c.eq_ignore_ascii_case("v"),
+            WinitKey::Named(NamedKey::Insert) => self.modifiers.shift_key(),
+            _ => false,
+        };
+        if paste {
+            if let Some(text) = crate::platform::clipboard::text() {
+                self.status.text(&text);
+            }
+            return None;
+        }
         if let Some(text) = &event.text {
             self.status.text(text);
         }
