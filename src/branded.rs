@@ -25,6 +25,11 @@ pub fn open() -> Result<Option<Branding>, TamperError> {
         .transpose()
 }
 
+/// The baked logo (a PNG, checked by [`open`]), for the windows' titles.
+pub fn logo_png() -> Option<&'static [u8]> {
+    baked::BAKED.as_ref().map(|baked| baked.logo)
+}
+
 /// Where the app connects and how it checks the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -292,6 +292,7 @@ fn look(branding: Option<&Branding>) -> anyhow::Result<Look> {
         branding.map_or(sos_branding::GENERIC_PRODUCT_NAME, |b| &b.product_name),
         branding.map_or(Colours::GENERIC, |b| b.colours),
         branding.map_or("", |b| &b.consent_text),
+        branded::logo_png(),
     )
     .map_err(anyhow::Error::msg)
 }

@@ -166,6 +166,115 @@ impl<'a> Canvas<'a> {
     }
 }
 
+/// A decoded logo: 8-bit straight-alpha RGBA, row after row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Logo {
+    width: u32,
+    height: u32,
+    rgba: Vec<u8>,
+}
+
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Logo({}x{})", self.width, self.height)
+    }
+}
+
+/// Largest logo side decoded (the branding validator allows 1024).
+const MAX_LOGO_SIDE: u32 = 1024;
+
+impl Logo {
+    /// Decodes a PNG (any colour type, 8 or 16 bits, palette expanded).
+    pub fn decode(png_bytes: &[u8]) -> Result<Self, String> {
+        let mut decoder = png::Decoder::new(png_bytes);
+        decoder.set_transformations(png::Transformations::normalize_to_color8());
+        let mut reader = decoder
+            .read_info()
+            .map_err(|e| format!("the logo is not a PNG: {e}"))?;
+        let (width, height) = (reader.info().width, reader.info().height);
+        if width == 0 || height == 0 || width > MAX_LOGO_SIDE || height > MAX_LOGO_SIDE {
+            return Err(format!(
+                "the logo is {width}x{height}; at most {MAX_LOGO_SIDE} a side"
+            ));
+        }
+        let mut buffer = vec![0; reader.output_buffer_size()];
+        let frame = reader
+            .next_frame(&mut buffer)
+            .map_err(|e| format!("the logo does not decode: {e}"))?;
+        let pixels = buffer.get(..frame.buffer_size()).unwrap_or_default();
+        let rgba: Vec<u8> = match frame.color_type {
+            png::ColorType::Rgba => pixels.to_vec(),
+            png::ColorType::Rgb => pixels
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            png::ColorType::GrayscaleAlpha => pixels
+                .chunks_exact(2)
+                .flat_map(|p| [p[0], p[0], p[0], p[1]])
+                .collect(),
+            png::ColorType::Grayscale => pixels.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+            png::ColorType::Indexed => return Err("the logo's palette was not expanded".into()),
+        };
+        if rgba.len() != width as usize * height as usize * 4 {
+            return Err("the logo's pixels do not match its size".into());
+        }
+        Ok(Self {
+            width,
+            height,
+            rgba,
+        })
+    }
+
+    /// Width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// The width it has when drawn `height` pixels high.
+    pub fn width_at(&self, height: u32) -> u32 {
+        (u64::from(self.width) * u64::from(height) / u64::from(self.height.max(1))) as u32
+    }
+}
+
+impl Canvas<'_> {
+    /// Draws `logo` scaled to `height` pixels high with its top-left corner at (`x`, `y`),
+    /// each target pixel the average of the source pixels it covers, blended by alpha.
+    pub fn logo(&mut self, logo: &Logo, (x, y): (u32, u32), height: u32) {
+        let width = logo.width_at(height);
+        for ty in 0..height.min(self.height.saturating_sub(y)) {
+            let sy0 = u64::from(ty) * u64::from(logo.height) / u64::from(height);
+            let sy1 = (u64::from(ty + 1) * u64::from(logo.height) / u64::from(height)).max(sy0 + 1);
+            for tx in 0..width.min(self.width.saturating_sub(x)) {
+                let sx0 = u64::from(tx) * u64::from(logo.width) / u64::from(width);
+                let sx1 =
+                    (u64::from(tx + 1) * u64::from(logo.width) / u64::from(width)).max(sx0 + 1);
+                let mut sum = [0u64; 4];
+                for sy in sy0..sy1 {
+                    for sx in sx0..sx1 {
+                        let at = ((sy * u64::from(logo.width) + sx) * 4) as usize;
+                        let alpha = u64::from(logo.rgba[at + 3]);
+                        for (total, &value) in sum.iter_mut().zip(&logo.rgba[at..at + 3]) {
+                            *total += u64::from(value) * alpha;
+                        }
+                        sum[3] += alpha;
+                    }
+                }
+                let count = (sy1 - sy0) * (sx1 - sx0);
+                if sum[3] == 0 {
+                    continue;
+                }
+                let channel = |c: usize| (sum[c] / sum[3]) as u32;
+                let color = (channel(0) << 16) | (channel(1) << 8) | channel(2);
+                let alpha = (sum[3] / count) as u8;
+                let index = ((y + ty) * self.width + x + tx) as usize;
+                if let Some(pixel) = self.pixels.get_mut(index) {
+                    *pixel = mix(*pixel, color, alpha);
+                }
+            }
+        }
+    }
+}
+
 /// Rasterizes and caches glyphs of [`FONT`], measures and draws lines of text.
 pub struct TextPainter {
     font: Font,
@@ -405,6 +514,42 @@ mod tests {
             );
         }
         assert_eq!(painter.wrap("a\nb", 16, 500), ["a", "b"]);
+    }
+
+    /// A `w`x`h` RGBA PNG of one colour.
+    fn png_of(w: u32, h: u32, rgba: [u8; 4]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut encoder = png::Encoder::new(&mut bytes, w, h);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().unwrap();
+        let data: Vec<u8> = (0..w * h).flat_map(|_| rgba).collect();
+        writer.write_image_data(&data).unwrap();
+        drop(writer);
+        bytes
+    }
+
+    #[test]
+    fn a_logo_is_decoded_scaled_and_blended() {
+        let logo = Logo::decode(&png_of(64, 32, [255, 0, 0, 255])).unwrap();
+        assert_eq!(logo.size(), (64, 32));
+        assert_eq!(logo.width_at(16), 32);
+        let mut pixels = vec![0x00ff_ffffu32; 40 * 20];
+        let mut canvas = Canvas::new(&mut pixels, 40, 20).unwrap();
+        canvas.logo(&logo, (2, 2), 16);
+        assert_eq!(pixels[2 * 40 + 2], 0x00ff_0000);
+        assert_eq!(pixels[17 * 40 + 33], 0x00ff_0000);
+        assert_eq!(
+            pixels[18 * 40 + 34],
+            0x00ff_ffff,
+            "nothing outside the logo"
+        );
+        // Half-transparent: blended with what is under it; off the canvas: clipped.
+        let ghost = Logo::decode(&png_of(4, 4, [0, 0, 0, 128])).unwrap();
+        canvas = Canvas::new(&mut pixels, 40, 20).unwrap();
+        canvas.logo(&ghost, (36, 0), 8);
+        assert_eq!(pixels[36], 0x007f_7f7f);
+        assert!(Logo::decode(b"not a png").is_err());
     }
 
     #[test]

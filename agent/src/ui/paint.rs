@@ -7,7 +7,7 @@ use super::bar::{self, BarView};
 use super::consent::{self, ConsentView};
 use super::status::{self, Focus, Mode, StatusButton, StatusView};
 use crate::consent::Choice;
-use sos_branding::ui::{Canvas, Rect, TextPainter};
+use sos_branding::ui::{Canvas, Logo, Rect, TextPainter};
 use sos_branding::{Colour, Colours};
 use std::time::Instant;
 
@@ -30,16 +30,30 @@ pub struct Look {
     pub consent_text: String,
     /// Text drawing with the bundled font.
     pub text: TextPainter,
+    /// The organisation's logo, before every title.
+    pub logo: Option<Logo>,
 }
 
 impl Look {
-    /// The look of `product` in `colours`, with the organisation's `consent_text`.
-    pub fn new(product: &str, colours: Colours, consent_text: &str) -> Result<Self, String> {
+    /// The look of `product` in `colours`, with the organisation's `consent_text` and
+    /// logo (a PNG).
+    pub fn new(
+        product: &str,
+        colours: Colours,
+        consent_text: &str,
+        logo_png: Option<&[u8]>,
+    ) -> Result<Self, String> {
+        let logo = logo_png.and_then(|png| {
+            Logo::decode(png)
+                .inspect_err(|error| tracing::warn!(%error, "the logo is left out"))
+                .ok()
+        });
         Ok(Self {
             product: product.to_string(),
             colours,
             consent_text: consent_text.to_string(),
             text: TextPainter::new()?,
+            logo,
         })
     }
 }
@@ -78,10 +92,16 @@ impl Look {
         };
         canvas.fill(band, self.colours.primary.pixel());
         let ink = ink_on(self.colours.primary);
+        let mut x = MARGIN;
+        if let Some(logo) = &self.logo {
+            let side = height.saturating_sub(16);
+            canvas.logo(logo, (x, 8), side);
+            x += logo.width_at(side) + 12;
+        }
         let px = 20;
         let y = (height.saturating_sub(self.text.line_height(px))) / 2;
         self.text
-            .draw(canvas, (to_i32(MARGIN), to_i32(y)), title, px, ink);
+            .draw(canvas, (to_i32(x), to_i32(y)), title, px, ink);
     }
 
     fn button(
@@ -344,6 +364,7 @@ mod tests {
             colours: Colours::GENERIC,
             consent_text: "Acme never asks for passwords.".into(),
             text: TextPainter::new().unwrap(),
+            logo: None,
         }
     }
 
