@@ -416,3 +416,19 @@ fn without_a_display_the_terminal_asks_and_says_why() {
     assert!(said.contains("The --pin is not valid"), "{said}");
     assert_eq!(out.status.code(), Some(2), "{said}");
 }
+
+#[test]
+fn sigterm_while_the_join_form_is_up_closes_the_app() {
+    let xvfb = Xvfb::start(1280, 800);
+    let screen = XScreen::connect(&xvfb.display);
+    let mut agent = app(&xvfb.display, &[]);
+    let main = screen.find_window("remote support", Duration::from_secs(10));
+    screen.wait_drawn(main);
+    let kill = Command::new("kill")
+        .args(["-TERM", &agent.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
+    agent.expect_line("Closed before joining a session.", Duration::from_secs(1));
+}

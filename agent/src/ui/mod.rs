@@ -217,6 +217,11 @@ impl Flow {
         loop {
             let (Some(address), Some(code)) = (gateway.clone(), pin.take()) else {
                 let Some(joining) = self.form().await else {
+                    // Ctrl-C or SIGTERM while the form was up: the windows close too.
+                    let _ = self.proxy.send_event(ToUi::Finished {
+                        message: "Closed before joining a session.".to_string(),
+                        close: true,
+                    });
                     return last_error.map_or(Ended::Cancelled, Ended::JoinFailed);
                 };
                 if joining.gateway.is_some() {
