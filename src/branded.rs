@@ -25,6 +25,11 @@ pub fn open() -> Result<Option<Branding>, TamperError> {
         .transpose()
 }
 
+/// The baked logo (a PNG, checked by [`open`]), for the windows' titles.
+pub fn logo_png() -> Option<&'static [u8]> {
+    baked::BAKED.as_ref().map(|baked| baked.logo)
+}
+
 /// Where the app connects and how it checks the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -67,17 +72,21 @@ pub fn target(
                         .to_string(),
                 );
             };
-            let trust = if cert_sha256.is_empty() {
-                Trust::SystemRoots
-            } else {
-                Trust::Pinned(cert_sha256.to_vec())
-            };
             Ok(Target {
                 gateway: gateway.to_string(),
-                trust,
+                trust: generic_trust(cert_sha256),
                 web: None,
             })
         }
+    }
+}
+
+/// How the generic app checks a gateway: the certificates given, else the system roots.
+pub fn generic_trust(cert_sha256: &[CertFingerprint]) -> Trust {
+    if cert_sha256.is_empty() {
+        Trust::SystemRoots
+    } else {
+        Trust::Pinned(cert_sha256.to_vec())
     }
 }
 

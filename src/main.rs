@@ -1,7 +1,8 @@
 //! `sos`: the end-user app of sosdesk. Joins a support session with a PIN and shares the
 //! screen only after the end user allows it. Thin: checks the baked branding ([`branded`]),
 //! parses arguments, finds the PIN (from the app's file name in branded builds, else asked
-//! for), wires the terminal to `sos_agent::run`, and turns the outcome into an exit code.
+//! for), wires the windows (`sos_agent::ui`) or the terminal to the session, and turns the
+//! outcome into an exit code.
 
 mod branded;
 
@@ -10,9 +11,13 @@ use clap::{Parser, ValueEnum};
 use sos_agent::pipeline::PipelineConfig;
 use sos_agent::platform::x11::X11Platform;
 use sos_agent::preset::PresetError;
+use sos_agent::shield::Shield;
+use sos_agent::ui::{self, Ended, Launch, paint::Look};
 use sos_agent::{
-    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, SessionConfig, console, machine,
+    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, Report, SessionConfig, console,
+    machine,
 };
+use sos_branding::{Branding, Colours};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,13 +39,15 @@ const EXIT_TAMPERED: u8 = 6;
 ///
 /// Your technician gives you a gateway address and a 9-digit PIN. This app connects to the
 /// gateway, checks that it really is your organisation's gateway, and waits. When your
-/// technician asks to see (or control) this computer, you are asked first: type y to allow,
-/// anything else to refuse. Type "stop" and Enter, or press Ctrl-C, to end at any time.
+/// technician asks to see (or control) this computer, you are asked first, in a window (or
+/// in the terminal: type y to allow, anything else to refuse). While sharing, a bar at the
+/// top of the screen says who can see it; its Stop button (or "stop" and Enter in the
+/// terminal, or Ctrl-C) ends the session at once.
 #[derive(Debug, Parser)]
 #[command(name = "sos", version)]
 struct Args {
-    /// Gateway address from your technician, as host:port. Branded builds have their
-    /// gateway built in and refuse this.
+    /// Gateway address from your technician, as host:port (asked in the window when
+    /// missing). Branded builds have their gateway built in and refuse this.
     #[arg(long, env = "SOS_GATEWAY", value_name = "HOST:PORT")]
     gateway: Option<String>,
 
@@ -54,9 +61,10 @@ struct Args {
     #[arg(long = "cert-sha256", value_name = "HEX")]
     cert_sha256: Vec<CertFingerprint>,
 
-    /// How you are asked for permission.
-    #[arg(long, value_enum, default_value_t = ConsentMode::Terminal)]
-    consent: ConsentMode,
+    /// How you are asked for permission: in a window (the default when there is a
+    /// display) or in this terminal.
+    #[arg(long, value_enum)]
+    consent: Option<ConsentMode>,
 
     /// Name shown to your technician instead of this computer's name.
     #[arg(long, value_name = "NAME")]
@@ -88,6 +96,8 @@ struct Args {
 /// Ways to ask the end user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ConsentMode {
+    /// Ask in a window: Allow or Deny, with a bar while sharing.
+    Window,
     /// Ask in this terminal: type y and Enter to allow.
     Terminal,
 }
@@ -110,17 +120,29 @@ fn main() -> anyhow::Result<ExitCode> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let ConsentMode::Terminal = args.consent;
-
-    let target = match branded::target(
-        branding.as_ref(),
-        args.gateway.as_deref(),
-        &args.cert_sha256,
-    ) {
-        Ok(target) => target,
-        Err(message) => {
-            println!("{message}");
-            return Ok(ExitCode::from(EXIT_USAGE));
+    // The window system first: without it, the terminal asks (and says why).
+    let windows = match args.consent {
+        Some(ConsentMode::Terminal) => None,
+        Some(ConsentMode::Window) | None => open_windows(),
+    };
+    let asks_gateway = windows.is_some() && branding.is_none() && args.gateway.is_none();
+    let target = if asks_gateway {
+        branded::Target {
+            gateway: String::new(),
+            trust: branded::generic_trust(&args.cert_sha256),
+            web: None,
+        }
+    } else {
+        match branded::target(
+            branding.as_ref(),
+            args.gateway.as_deref(),
+            &args.cert_sha256,
+        ) {
+            Ok(target) => target,
+            Err(message) => {
+                println!("{message}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
         }
     };
     if let Some(branding) = &branding {
@@ -128,67 +150,162 @@ fn main() -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
 
-    let found = match args.pin {
-        Some(_) => None,
-        None => runtime.block_on(branded::pin_from_file_name(&target)),
-    };
-    let pin = match found {
-        Some(Ok(pin)) => Ok(pin),
-        Some(Err(error @ PresetError::Untrusted { .. })) => {
-            println!("{error}");
-            return Ok(ExitCode::from(EXIT_UNREACHABLE));
-        }
-        Some(Err(error)) => {
-            println!("{error}");
-            read_pin(None)
-        }
-        None => read_pin(args.pin.as_deref()),
-    };
-    let pin = match pin {
-        Ok(pin) => pin,
-        Err(message) => {
-            println!("{message}");
+    // The PIN: given, found from the link in the file name, or asked for.
+    let given = match args.pin.as_deref().map(|text| Pin::parse(text.trim())) {
+        Some(Ok(pin)) => Some(pin),
+        Some(Err(e)) => {
+            println!("The --pin is not valid: {e}.");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
+        None => None,
     };
-    let config = AgentConfig {
-        gateway: target.gateway.clone(),
-        trust: target.trust.clone(),
-        pin,
-        machine_name: args.name.clone().unwrap_or_else(machine::machine_name),
-        os: machine::os_description(),
-        session: SessionConfig {
-            consent_timeout: Duration::from_secs(args.consent_timeout_secs),
+    let (pin, pin_note) = match given {
+        Some(pin) => (Some(pin), None),
+        None => match runtime.block_on(branded::pin_from_file_name(&target)) {
+            Some(Ok(pin)) => (Some(pin), None),
+            Some(Err(error @ PresetError::Untrusted { .. })) => {
+                println!("{error}");
+                return Ok(ExitCode::from(EXIT_UNREACHABLE));
+            }
+            Some(Err(error)) => {
+                println!("{error}");
+                (None, Some(error.to_string()))
+            }
+            None => (None, None),
         },
-        pipeline: PipelineConfig {
-            max_fps: args.max_fps,
-            ..PipelineConfig::default()
-        },
-        held_key_limit: Duration::from_secs(args.held_key_limit_secs),
-        reconnect_for: Duration::from_secs(args.reconnect_secs),
     };
-
-    let outcome = runtime.block_on(async {
-        let (commands_tx, commands) = tokio::sync::mpsc::channel::<Command>(16);
-        console::spawn_stdin_reader(commands_tx.clone()).context("cannot read the terminal")?;
-        console::spawn_signal_handlers(commands_tx);
-        let platform = Arc::new(X11Platform::default());
-        let mut console = branded::BrandedConsole::new(branding.as_ref());
-        anyhow::Ok(sos_agent::run(config, platform, &mut console, commands).await)
-    })?;
-    // The stdin thread may still be blocked reading; do not wait for it.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-
-    let report = match outcome {
-        Ok(report) => report,
-        Err(error) => {
-            println!("{error}");
-            return Ok(ExitCode::from(join_exit_code(&error)));
+    let shield = Shield::default();
+    let config = {
+        let trust = target.trust.clone();
+        let machine_name = args.name.clone().unwrap_or_else(machine::machine_name);
+        let shield = shield.clone();
+        let (consent_timeout, max_fps) = (args.consent_timeout_secs, args.max_fps);
+        let (held, reconnect) = (args.held_key_limit_secs, args.reconnect_secs);
+        move |gateway: String, pin: Pin| AgentConfig {
+            gateway,
+            trust: trust.clone(),
+            pin,
+            machine_name: machine_name.clone(),
+            os: machine::os_description(),
+            session: SessionConfig {
+                consent_timeout: Duration::from_secs(consent_timeout),
+            },
+            pipeline: PipelineConfig {
+                max_fps,
+                ..PipelineConfig::default()
+            },
+            held_key_limit: Duration::from_secs(held),
+            reconnect_for: Duration::from_secs(reconnect),
+            shield: shield.clone(),
         }
     };
+    let platform = Arc::new(X11Platform::default());
+    let (commands_tx, commands) = tokio::sync::mpsc::channel::<Command>(16);
+    {
+        let _inside = runtime.enter();
+        console::spawn_signal_handlers(commands_tx.clone());
+    }
+
+    let outcome = if let Some(event_loop) = windows {
+        let launch = Launch {
+            gateway: (!asks_gateway).then(|| target.gateway.clone()),
+            pin,
+            pin_note,
+            config: Box::new(config),
+            consent_timeout: Duration::from_secs(args.consent_timeout_secs),
+            look: look(branding.as_ref())?,
+            console: Box::new(branded::BrandedConsole::new(branding.as_ref())),
+            shield,
+        };
+        let handle = runtime.handle().clone();
+        match ui::run(
+            event_loop,
+            launch,
+            platform,
+            handle,
+            (commands_tx, commands),
+        ) {
+            Ended::Ran(report) => Ok(report),
+            Ended::JoinFailed(error) => Err(error),
+            Ended::Cancelled => {
+                println!("Closed before joining a session.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ended::WindowFailed(failure) => {
+                anyhow::bail!(
+                    "the app's window failed ({failure}); start it with --consent terminal"
+                )
+            }
+        }
+    } else {
+        let pin = match pin {
+            Some(pin) => pin,
+            None => match read_pin() {
+                Ok(pin) => pin,
+                Err(message) => {
+                    println!("{message}");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+            },
+        };
+        let config = config(target.gateway.clone(), pin);
+        runtime.block_on(async {
+            console::spawn_stdin_reader(commands_tx).context("cannot read the terminal")?;
+            let mut console = branded::BrandedConsole::new(branding.as_ref());
+            let mut commands = commands;
+            anyhow::Ok(sos_agent::run(config, platform, &mut console, &mut commands).await)
+        })?
+    };
+    // The stdin thread may still be blocked reading; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match outcome {
+        Ok(report) => finish(&report, started, args.stats.as_deref()),
+        Err(error) => {
+            println!("{error}");
+            Ok(ExitCode::from(join_exit_code(&error)))
+        }
+    }
+}
+
+/// The event loop of the windows, or `None` (with the reason printed) when there is no
+/// display to show them on.
+fn open_windows() -> Option<ui::EventLoop> {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if !has_display {
+        println!("No display found (DISPLAY is not set): asking in this terminal instead.");
+        return None;
+    }
+    match ui::event_loop() {
+        Ok(event_loop) => Some(event_loop),
+        Err(error) => {
+            println!("Cannot open a window ({error}): asking in this terminal instead.");
+            None
+        }
+    }
+}
+
+/// The branding's look for the windows (the generic one without a branding).
+fn look(branding: Option<&Branding>) -> anyhow::Result<Look> {
+    Look::new(
+        branding.map_or(sos_branding::GENERIC_PRODUCT_NAME, |b| &b.product_name),
+        branding.map_or(Colours::GENERIC, |b| b.colours),
+        branding.map_or("", |b| &b.consent_text),
+        branded::logo_png(),
+    )
+    .map_err(anyhow::Error::msg)
+}
+
+/// Writes the figures and turns how the session ended into the exit status.
+fn finish(
+    report: &Report,
+    started: Instant,
+    stats: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let figures = report.stats.report(started);
     tracing::debug!(?figures, "streaming summary");
-    if let Some(path) = &args.stats {
+    if let Some(path) = stats {
         figures
             .write_json(path)
             .with_context(|| format!("cannot write the stats to {}", path.display()))?;
@@ -206,11 +323,8 @@ fn join_exit_code(error: &JoinError) -> u8 {
     }
 }
 
-/// The PIN from the command line, or typed at a prompt when a terminal is attached.
-fn read_pin(given: Option<&str>) -> Result<Pin, String> {
-    if let Some(text) = given {
-        return Pin::parse(text.trim()).map_err(|e| format!("The --pin is not valid: {e}."));
-    }
+/// The PIN typed at a prompt when a terminal is attached.
+fn read_pin() -> Result<Pin, String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(

@@ -80,6 +80,8 @@ fn pin_consent_stream_input_and_close_end_to_end() {
             &pin,
             "--cert-sha256",
             &impostor_pin,
+            "--consent",
+            "terminal",
         ],
         "",
         &[("DISPLAY", xvfb.display.as_str())],
@@ -275,7 +277,16 @@ fn pin_consent_stream_input_and_close_end_to_end() {
     );
     let again = run(
         &binary("sos"),
-        &["--gateway", quic, "--pin", &pin, "--cert-sha256", cert],
+        &[
+            "--gateway",
+            quic,
+            "--pin",
+            &pin,
+            "--cert-sha256",
+            cert,
+            "--consent",
+            "terminal",
+        ],
         "",
         &[("DISPLAY", xvfb.display.as_str())],
     );

@@ -84,8 +84,10 @@ pub struct Prompt {
 /// The end user's answer to a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
-    /// Explicit yes.
+    /// Explicit yes, to everything asked.
     Allow,
+    /// Yes to seeing the screen, no to control.
+    AllowViewOnly,
     /// Anything but yes.
     Refuse,
     /// No answer before the deadline.
@@ -105,20 +107,21 @@ impl Prompt {
     /// Answers the prompt; the only place grant tokens are created.
     pub fn answer(self, answer: Answer) -> Outcome {
         match answer {
-            Answer::Allow => Outcome {
-                decision: ConsentDecision::Grant {
-                    control: self.control,
-                },
-                grant: Some(Grant {
-                    technician: self.technician,
-                    view: ViewGrant {
-                        request_id: self.request_id,
-                    },
-                    control: self.control.then_some(ControlGrant {
-                        request_id: self.request_id,
+            Answer::Allow | Answer::AllowViewOnly => {
+                let control = self.control && answer == Answer::Allow;
+                Outcome {
+                    decision: ConsentDecision::Grant { control },
+                    grant: Some(Grant {
+                        technician: self.technician,
+                        view: ViewGrant {
+                            request_id: self.request_id,
+                        },
+                        control: control.then_some(ControlGrant {
+                            request_id: self.request_id,
+                        }),
                     }),
-                }),
-            },
+                }
+            }
             Answer::Refuse => Outcome {
                 decision: ConsentDecision::Deny,
                 grant: None,
@@ -127,6 +130,27 @@ impl Prompt {
                 decision: ConsentDecision::TimedOut,
                 grant: None,
             },
+        }
+    }
+}
+
+/// A button the end user clicked in the permission window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Allow everything asked.
+    Allow,
+    /// Allow seeing the screen only.
+    AllowViewOnly,
+    /// Deny.
+    Deny,
+}
+
+impl From<Choice> for Answer {
+    fn from(choice: Choice) -> Self {
+        match choice {
+            Choice::Allow => Answer::Allow,
+            Choice::AllowViewOnly => Answer::AllowViewOnly,
+            Choice::Deny => Answer::Refuse,
         }
     }
 }
@@ -199,6 +223,16 @@ mod tests {
         let outcome = prompt(false).answer(Answer::Allow);
         assert_eq!(outcome.decision, ConsentDecision::Grant { control: false });
         assert!(outcome.grant.unwrap().control().is_none());
+    }
+
+    #[test]
+    fn view_only_answer_to_a_control_request_has_no_control_token() {
+        let outcome = prompt(true).answer(Answer::AllowViewOnly);
+        assert_eq!(outcome.decision, ConsentDecision::Grant { control: false });
+        let grant = outcome.grant.unwrap();
+        assert_eq!(grant.view().request_id(), 7);
+        assert!(grant.control().is_none());
+        assert_eq!(Answer::from(Choice::Deny), Answer::Refuse);
     }
 
     #[test]

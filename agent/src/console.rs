@@ -13,8 +13,18 @@ use tokio::sync::mpsc;
 pub enum Command {
     /// A line typed on the terminal (without its line break).
     Line(String),
-    /// Ctrl-C or SIGTERM.
+    /// Ctrl-C, SIGTERM, the Stop button or closing the app.
     Stop,
+    /// A button clicked in the permission window shown for `request_id`; a click meant for
+    /// a request that is no longer open answers nothing.
+    Answer {
+        /// The request the window showed.
+        request_id: u64,
+        /// What was clicked.
+        choice: crate::consent::Choice,
+    },
+    /// Pause (`true`) or resume (`false`) the technician's use of mouse and keyboard.
+    PauseControl(bool),
 }
 
 /// Reads standard input line by line on a thread of its own and forwards each line.

@@ -10,10 +10,13 @@
 //! - A key or button held longer than the limit ([`HELD_LIMIT`] by default) is released by
 //!   the thread itself, whatever the network does.
 //! - The platform input device is opened on the thread, on first use.
+//! - A pointer move into one of the app's own windows, or a press or scroll over one, is
+//!   never injected ([`Shield`]): the event is answered [`InputOutcome::Protected`].
 
 use crate::consent::ControlGrant;
 use crate::input::{self, Action, InputState, Layout, Planned};
 use crate::platform::{InjectError, InputSink, Platform};
+use crate::shield::Shield;
 use sos_transport::wire::{InputEvent, InputOutcome};
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
@@ -60,12 +63,13 @@ impl Injector {
         platform: Arc<dyn Platform>,
         layout: Layout,
         held_limit: Duration,
+        shield: Shield,
         results: mpsc::UnboundedSender<InjectResult>,
     ) -> std::io::Result<Self> {
         let (commands, receiver) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sos-input".into())
-            .spawn(move || run(&*platform, &receiver, held_limit, &results))?;
+            .spawn(move || run(&*platform, &receiver, held_limit, &shield, &results))?;
         Ok(Self {
             commands,
             layout,
@@ -133,6 +137,7 @@ fn run(
     platform: &dyn Platform,
     commands: &std_mpsc::Receiver<Command>,
     held_limit: Duration,
+    shield: &Shield,
     results: &mpsc::UnboundedSender<InjectResult>,
 ) {
     let mut sink: Option<Box<dyn InputSink>> = None;
@@ -171,7 +176,7 @@ fn run(
                 planned,
             }) => {
                 let outcome = match open(platform, &mut sink) {
-                    Some(sink) => apply_all(&mut **sink, &mut state, planned),
+                    Some(sink) => apply_all(&mut **sink, &mut state, shield, planned),
                     None => InputOutcome::Failed,
                 };
                 let _ = results.send(InjectResult {
@@ -188,8 +193,17 @@ fn run(
 }
 
 /// Applies the actions of one event in order; stops at the first failure.
-fn apply_all(sink: &mut dyn InputSink, state: &mut InputState, planned: Planned) -> InputOutcome {
+fn apply_all(
+    sink: &mut dyn InputSink,
+    state: &mut InputState,
+    shield: &Shield,
+    planned: Planned,
+) -> InputOutcome {
     for action in state.handle(planned, Instant::now()) {
+        if shield.refuses(&action, || sink.pointer()) {
+            tracing::info!(?action, "refused: it would reach the app's own window");
+            return InputOutcome::Protected;
+        }
         match sink.apply(&action) {
             Ok(()) => state.applied(&action, Instant::now()),
             Err(InjectError::Refused(reason)) => {
@@ -250,11 +264,9 @@ mod tests {
         prompt.answer(Answer::Allow).grant.unwrap()
     }
 
-    #[test]
-    fn events_are_applied_checked_and_released() {
-        let platform = FakePlatform::new(100, 50);
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let layout = Layout {
+    /// The whole 100x50 fake screen is shared.
+    fn screen_100x50() -> Layout {
+        Layout {
             shared: Some(crate::input::Area {
                 x: 0,
                 y: 0,
@@ -262,9 +274,22 @@ mod tests {
                 height: 50,
             }),
             monitors: Vec::new(),
-        };
-        let mut injector =
-            Injector::start(Arc::new(platform.clone()), layout, HELD_LIMIT, tx).unwrap();
+        }
+    }
+
+    #[test]
+    fn events_are_applied_checked_and_released() {
+        let platform = FakePlatform::new(100, 50);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let layout = screen_100x50();
+        let mut injector = Injector::start(
+            Arc::new(platform.clone()),
+            layout,
+            HELD_LIMIT,
+            Shield::default(),
+            tx,
+        )
+        .unwrap();
         let grant = control_grant();
         let control = grant.control().unwrap();
 
@@ -319,12 +344,85 @@ mod tests {
     }
 
     #[test]
+    fn the_apps_own_windows_are_out_of_reach() {
+        use crate::shield::{Guarded, ScreenRect};
+        let platform = FakePlatform::new(100, 50);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let layout = screen_100x50();
+        let shield = Shield::default();
+        let mut injector = Injector::start(
+            Arc::new(platform.clone()),
+            layout,
+            HELD_LIMIT,
+            shield.clone(),
+            tx,
+        )
+        .unwrap();
+        shield.cover(
+            Guarded::Consent,
+            Some(ScreenRect {
+                x: 40,
+                y: 10,
+                width: 20,
+                height: 20,
+            }),
+        );
+        let grant = control_grant();
+        let control = grant.control().unwrap();
+        let click = InputEvent::MouseButton {
+            button: MouseButton::Left,
+            press: Press::Click,
+        };
+        let steps = [
+            InputEvent::MouseMove { x: 45, y: 15 },
+            InputEvent::MouseMove { x: 10, y: 15 },
+            click.clone(),
+        ];
+        for (seq, event) in steps.iter().enumerate() {
+            assert_eq!(injector.inject(control, 1, seq as u64, event), None);
+        }
+        let outcomes: Vec<_> = (0..3)
+            .map(|_| rx.blocking_recv().unwrap().outcome)
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                InputOutcome::Protected,
+                InputOutcome::Applied,
+                InputOutcome::Applied
+            ]
+        );
+        // The end user's pointer now rests on the prompt: a click there is refused.
+        platform
+            .actions
+            .lock()
+            .unwrap()
+            .push(Action::MoveTo { x: 50, y: 20 });
+        assert_eq!(injector.inject(control, 1, 3, &click), None);
+        assert_eq!(rx.blocking_recv().unwrap().outcome, InputOutcome::Protected);
+        drop(injector);
+        while rx.blocking_recv().is_some() {}
+        assert!(
+            !platform
+                .actions()
+                .contains(&Action::MoveTo { x: 45, y: 15 }),
+            "never moved onto the prompt"
+        );
+    }
+
+    #[test]
     fn a_key_held_too_long_is_released_by_the_thread() {
         let platform = FakePlatform::new(100, 50);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let limit = Duration::from_millis(50);
-        let mut injector =
-            Injector::start(Arc::new(platform.clone()), Layout::default(), limit, tx).unwrap();
+        let mut injector = Injector::start(
+            Arc::new(platform.clone()),
+            Layout::default(),
+            limit,
+            Shield::default(),
+            tx,
+        )
+        .unwrap();
         let grant = control_grant();
         let hold = InputEvent::KeyStroke {
             code: "ShiftLeft".into(),

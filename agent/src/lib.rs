@@ -30,8 +30,10 @@ pub mod platform;
 pub mod preset;
 pub mod session;
 pub mod shell;
+pub mod shield;
 pub mod stats;
 pub mod stream;
+pub mod ui;
 
 pub use console::Command;
 pub use join::JoinError;

@@ -32,6 +32,8 @@ pub enum Notice {
     Waiting,
     /// A technician asks for access.
     ConsentPrompt {
+        /// The request being asked about (echoed by a window's answer).
+        request_id: u64,
         /// Technician's display name (sanitised).
         technician: String,
         /// Technician's organisation (sanitised).
@@ -60,6 +62,10 @@ pub enum Notice {
         /// The timeout that passed.
         timeout_secs: u64,
     },
+    /// The end user paused the technician's control.
+    ControlPaused,
+    /// The end user gave the technician control back.
+    ControlResumed,
     /// A line was typed that means nothing now.
     StopHint,
     /// The screen cannot be captured; the technician sees nothing.
@@ -97,6 +103,7 @@ impl fmt::Display for Notice {
                  Type \"stop\" and Enter (or press Ctrl-C) to end the session.",
             ),
             Notice::ConsentPrompt {
+                request_id: _,
                 technician,
                 organisation,
                 control,
@@ -124,6 +131,13 @@ impl fmt::Display for Notice {
                 f.write_str("\nType \"stop\" and Enter (or press Ctrl-C) to end the session.")
             }
             Notice::Denied => f.write_str("Access denied."),
+            Notice::ControlPaused => f.write_str(
+                "Control paused — your technician can still see your screen but cannot use \
+                 your mouse and keyboard until you resume.",
+            ),
+            Notice::ControlResumed => {
+                f.write_str("Control resumed — your technician can use your mouse and keyboard.")
+            }
             Notice::TimedOut { timeout_secs } => {
                 write!(f, "Access denied (no answer within {timeout_secs} s).")
             }
@@ -197,6 +211,7 @@ mod tests {
     #[test]
     fn prompt_says_what_is_asked() {
         let mut notice = Notice::ConsentPrompt {
+            request_id: 1,
             technician: "Ann".into(),
             organisation: "Acme".into(),
             control: true,

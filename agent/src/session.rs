@@ -17,7 +17,7 @@
 //! never land on another's request); a request while granted opens a new prompt and the
 //! current grant stays in force until the answer, which replaces it on a yes.
 
-use crate::consent::{Answer, ControlGrant, Grant, Line, Prompt, ViewGrant, parse_line};
+use crate::consent::{Answer, Choice, ControlGrant, Grant, Line, Prompt, ViewGrant, parse_line};
 use crate::notice::{Notice, sanitize};
 use sos_transport::wire::{
     ConsentDecision, EndReason, FromAgent, InputEvent, InputOutcome, ToAgent,
@@ -147,6 +147,8 @@ pub struct Session {
     outputs: VecDeque<Output>,
     /// Viewer connections that left, most recent last (bounded by [`DEPARTED_MEMORY`]).
     departed: VecDeque<u32>,
+    /// The end user paused the technician's control (until resumed or a new grant).
+    paused: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -169,6 +171,7 @@ impl Session {
             streaming: false,
             outputs: VecDeque::new(),
             departed: VecDeque::new(),
+            paused: false,
         };
         session.outputs.push_back(Output::Show(Notice::Waiting));
         session
@@ -238,6 +241,42 @@ impl Session {
         }
     }
 
+    /// The end user clicked `choice` in the window showing request `request_id` at `now`.
+    /// A click for a request that is no longer open (answered, timed out, replaced) answers
+    /// nothing; a click after the deadline does not answer it either.
+    pub fn handle_choice(&mut self, request_id: u64, choice: Choice, now: Instant) {
+        self.handle_timeout(now);
+        match &self.phase {
+            Phase::Prompting { prompt, .. } if prompt.request_id == request_id => {
+                self.answer(choice.into());
+            }
+            _ => tracing::debug!(request_id, "a click for a request no longer open"),
+        }
+    }
+
+    /// The end user pauses (`true`) or resumes (`false`) the technician's control. While
+    /// paused every input event is refused and nothing stays held.
+    pub fn handle_pause(&mut self, paused: bool) {
+        if self.paused == paused || matches!(self.phase, Phase::Ended) {
+            return;
+        }
+        self.paused = paused;
+        let has_control = self.grant().and_then(Grant::control).is_some();
+        if paused && has_control {
+            self.outputs.push_back(Output::ReleaseInput);
+        }
+        self.show(if paused {
+            Notice::ControlPaused
+        } else {
+            Notice::ControlResumed
+        });
+    }
+
+    /// Whether the end user paused the technician's control.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// The end user wants to stop (typed `stop`, Ctrl-C, SIGTERM). An open prompt is denied.
     pub fn handle_stop(&mut self) {
         if matches!(self.phase, Phase::Prompting { .. }) {
@@ -280,7 +319,7 @@ impl Session {
 
     /// Whether an input event from `viewer` may be injected now.
     pub fn input_verdict(&self, viewer: u32) -> InputVerdict<'_> {
-        if self.departed.contains(&viewer) {
+        if self.paused || self.departed.contains(&viewer) {
             return InputVerdict::Refuse(InputOutcome::NoControl);
         }
         match self.grant().and_then(Grant::control) {
@@ -361,6 +400,7 @@ impl Session {
             }
         };
         self.show(Notice::ConsentPrompt {
+            request_id,
             technician: technician.clone(),
             organisation: organisation.clone(),
             control,
@@ -409,6 +449,9 @@ impl Session {
         });
         // A new grant starts afresh: what the previous one held is let go.
         let replaced = outcome.grant.is_some();
+        if replaced {
+            self.paused = false;
+        }
         let (granted, next) = match (outcome.grant, current) {
             (Some(grant), _) => {
                 let who = (grant.technician().to_string(), grant.control().is_some());

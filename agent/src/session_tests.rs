@@ -73,8 +73,9 @@ fn reply(request_id: u64, decision: ConsentDecision) -> Output {
     })
 }
 
-fn prompt_notice(control: bool) -> Output {
+fn prompt_notice(request_id: u64, control: bool) -> Output {
     Output::Show(Notice::ConsentPrompt {
+        request_id,
         technician: "Ann".into(),
         organisation: "Acme".into(),
         control,
@@ -86,7 +87,7 @@ fn prompt_notice(control: bool) -> Output {
 fn grant_with_control_after_yes() {
     let mut h = Harness::new();
     assert_eq!(h.session.state(), State::WaitingForTechnician);
-    assert_eq!(h.request(4, true, 0), vec![prompt_notice(true)]);
+    assert_eq!(h.request(4, true, 0), vec![prompt_notice(4, true)]);
     assert_eq!(
         h.session.state(),
         State::Prompting {
@@ -299,7 +300,7 @@ fn a_denied_session_never_streams() {
 fn a_new_request_while_granted_keeps_the_grant_until_answered() {
     let mut h = Harness::granted(true);
     h.message(ToAgent::StartStream, 1);
-    assert_eq!(h.request(2, false, 2), vec![prompt_notice(false)]);
+    assert_eq!(h.request(2, false, 2), vec![prompt_notice(2, false)]);
     assert!(matches!(
         h.session.input_verdict(4),
         InputVerdict::Inject(_)
@@ -463,4 +464,105 @@ fn random_sequences_never_stream_or_inject_without_a_yes() {
             }
         }
     }
+}
+
+#[test]
+fn a_window_click_answers_only_its_own_open_request() {
+    let mut h = Harness::new();
+    h.request(5, true, 0);
+    // A click meant for another (older) request answers nothing.
+    h.session.handle_choice(4, Choice::Allow, h.at(1));
+    assert_eq!(drain(&mut h.session), vec![]);
+    h.session.handle_choice(5, Choice::AllowViewOnly, h.at(2));
+    assert_eq!(
+        drain(&mut h.session),
+        vec![
+            reply(5, ConsentDecision::Grant { control: false }),
+            Output::Show(Notice::Granted {
+                technician: "Ann".into(),
+                control: false
+            }),
+        ]
+    );
+    assert_eq!(h.session.state(), State::Granted { control: false });
+    assert_eq!(
+        h.session.input_verdict(1),
+        InputVerdict::Refuse(InputOutcome::NoControl)
+    );
+    // Answered: a second click does nothing.
+    h.session.handle_choice(5, Choice::Allow, h.at(3));
+    assert_eq!(drain(&mut h.session), vec![]);
+}
+
+#[test]
+fn a_click_after_the_deadline_is_a_timeout_not_a_grant() {
+    let mut h = Harness::new();
+    h.request(6, true, 0);
+    h.session.handle_choice(6, Choice::Allow, h.at(60));
+    assert_eq!(
+        drain(&mut h.session),
+        vec![
+            reply(6, ConsentDecision::TimedOut),
+            Output::Show(Notice::TimedOut { timeout_secs: 60 }),
+        ]
+    );
+    assert!(h.session.view_grant().is_none());
+    let mut h = Harness::new();
+    h.request(7, true, 0);
+    h.session.handle_choice(7, Choice::Deny, h.at(1));
+    assert_eq!(
+        drain(&mut h.session),
+        vec![
+            reply(7, ConsentDecision::Deny),
+            Output::Show(Notice::Denied)
+        ]
+    );
+}
+
+#[test]
+fn pausing_refuses_input_and_releases_what_is_held_until_resumed() {
+    let mut h = Harness::granted(true);
+    h.session.handle_pause(true);
+    assert_eq!(
+        drain(&mut h.session),
+        vec![Output::ReleaseInput, Output::Show(Notice::ControlPaused)]
+    );
+    assert!(h.session.is_paused());
+    assert_eq!(
+        h.session.input_verdict(1),
+        InputVerdict::Refuse(InputOutcome::NoControl)
+    );
+    // Pausing twice changes nothing.
+    h.session.handle_pause(true);
+    assert_eq!(drain(&mut h.session), vec![]);
+    h.session.handle_pause(false);
+    assert_eq!(
+        drain(&mut h.session),
+        vec![Output::Show(Notice::ControlResumed)]
+    );
+    assert!(matches!(
+        h.session.input_verdict(1),
+        InputVerdict::Inject(_)
+    ));
+    // A view-only grant has nothing to release when paused.
+    let mut h = Harness::granted(false);
+    h.session.handle_pause(true);
+    assert_eq!(
+        drain(&mut h.session),
+        vec![Output::Show(Notice::ControlPaused)]
+    );
+}
+
+#[test]
+fn a_new_grant_ends_a_pause() {
+    let mut h = Harness::granted(true);
+    h.session.handle_pause(true);
+    drain(&mut h.session);
+    h.request(9, true, 5);
+    h.line_at("y", 6);
+    assert!(!h.session.is_paused());
+    assert!(matches!(
+        h.session.input_verdict(1),
+        InputVerdict::Inject(_)
+    ));
 }

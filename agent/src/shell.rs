@@ -14,6 +14,7 @@ use crate::notice::{Console, Notice};
 use crate::pipeline::{PipelineConfig, StreamError};
 use crate::platform::Platform;
 use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConfig};
+use crate::shield::Shield;
 use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
@@ -50,6 +51,8 @@ pub struct AgentConfig {
     /// How long a key or button may stay held before it is released
     /// ([`crate::injector::HELD_LIMIT`] unless testing).
     pub held_key_limit: Duration,
+    /// The app's own windows, which injected input must not reach.
+    pub shield: Shield,
 }
 
 /// How a run ended, with the streaming figures.
@@ -67,7 +70,7 @@ pub async fn run(
     config: AgentConfig,
     platform: Arc<dyn Platform>,
     console: &mut dyn Console,
-    commands: mpsc::Receiver<Command>,
+    commands: &mut mpsc::Receiver<Command>,
 ) -> Result<Report, JoinError> {
     let displays = platform.displays();
     let monitors = platform.monitors();
@@ -90,7 +93,6 @@ pub async fn run(
         }),
         monitors: monitors.list,
     };
-    let mut commands = commands;
     let registration = Registration {
         gateway: config.gateway.clone(),
         trust: config.trust.clone(),
@@ -102,7 +104,7 @@ pub async fn run(
     };
     let mut joined = tokio::select! {
         joined = join::join(registration.clone(), console) => joined?,
-        () = stop_requested(&mut commands) => {
+        () = stop_requested(commands) => {
             console.show(&Notice::StoppedByUser);
             return Ok(Report {
                 finish: Finish::Stopped,
@@ -119,7 +121,7 @@ pub async fn run(
             display,
             joined,
             console,
-            &mut commands,
+            commands,
         )
         .await;
         total.merge(&stats);
@@ -134,7 +136,7 @@ pub async fn run(
             });
         }
         console.show(&Notice::Reconnecting);
-        match rejoin(&registration, config.reconnect_for, &mut commands).await {
+        match rejoin(&registration, config.reconnect_for, commands).await {
             Rejoin::Joined(again) => {
                 console.show(&Notice::Reconnected);
                 console.show(&Notice::Waiting);
@@ -175,6 +177,7 @@ async fn serve(
         platform.clone(),
         layout.clone(),
         config.held_key_limit,
+        config.shield.clone(),
         inject_tx,
     ) {
         Ok(injector) => Some(injector),
@@ -274,7 +277,7 @@ async fn stop_requested(commands: &mut mpsc::Receiver<Command>) {
         match commands.recv().await {
             Some(Command::Stop) => return,
             Some(Command::Line(line)) if parse_line(&line) == Line::Stop => return,
-            Some(Command::Line(_)) => {}
+            Some(Command::Line(_) | Command::Answer { .. } | Command::PauseControl(_)) => {}
             None => std::future::pending().await,
         }
     }
@@ -345,6 +348,10 @@ impl Shell {
                 command = commands.recv(), if commands_open => match command {
                     Some(Command::Line(line)) => self.session.handle_line(&line, Instant::now()),
                     Some(Command::Stop) => self.session.handle_stop(),
+                    Some(Command::Answer { request_id, choice }) => {
+                        self.session.handle_choice(request_id, choice, Instant::now());
+                    }
+                    Some(Command::PauseControl(paused)) => self.session.handle_pause(paused),
                     None => commands_open = false,
                 },
                 message = messages.recv() => match message {

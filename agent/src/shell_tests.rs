@@ -92,12 +92,14 @@ impl Agent {
                 monitor: None,
             },
             held_key_limit: crate::injector::HELD_LIMIT,
+            shield: crate::shield::Shield::default(),
             reconnect_for: Duration::ZERO,
         };
         let platform = Arc::new(platform.clone());
         let task = tokio::spawn(async move {
             let mut console = ChannelConsole(notices_tx);
-            crate::run(config, platform, &mut console, commands_rx).await
+            let mut commands_rx = commands_rx;
+            crate::run(config, platform, &mut console, &mut commands_rx).await
         });
         Self {
             notices,

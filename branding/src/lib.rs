@@ -21,6 +21,8 @@ pub mod download;
 pub mod payload;
 pub mod schema;
 pub mod signature;
+#[cfg(feature = "ui")]
+pub mod ui;
 mod validate;
 
 #[cfg(test)]
@@ -74,6 +76,15 @@ pub struct Colours {
     pub background: Colour,
     /// Body text.
     pub text: Colour,
+}
+
+impl Colours {
+    /// The colours of the generic, unbranded app: dark text on white, blue buttons.
+    pub const GENERIC: Colours = Colours {
+        primary: Colour([0x1f, 0x5f, 0xbf]),
+        background: Colour([0xff, 0xff, 0xff]),
+        text: Colour([0x1a, 0x1a, 0x1a]),
+    };
 }
 
 /// One sRGB colour, written `#rrggbb`.

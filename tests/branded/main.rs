@@ -141,6 +141,7 @@ fn app_exit(app: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, St
     let mut command = Command::new(app);
     command
         .args(args)
+        .args(["--consent", "terminal"])
         .env_remove("SOS_GATEWAY")
         .envs(env.iter().copied());
     let out = command.output().expect("start the app");
@@ -152,6 +153,7 @@ fn app_joins(app: &Path, args: &[&str], display: &str) -> Running {
     let mut command = Command::new(app);
     command
         .args(args)
+        .args(["--consent", "terminal"])
         .env_remove("SOS_GATEWAY")
         .env("DISPLAY", display);
     let running = Running::spawn("branded sos", command);

@@ -8,6 +8,7 @@
 pub mod keymap;
 pub mod procs;
 pub mod screens;
+pub mod shots;
 pub mod stack;
 pub mod xclient;
 pub mod xvfb;

@@ -93,6 +93,11 @@ impl Running {
         );
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the child with SIGKILL and waits for it.
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();

@@ -2,7 +2,12 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// Tests of one binary run in parallel threads of one process, so they pick display
+/// numbers from the same base: one at a time, or two would take the same display.
+static STARTING: Mutex<()> = Mutex::new(());
 
 /// A running Xvfb.
 pub struct Xvfb {
@@ -21,6 +26,7 @@ impl Xvfb {
         let xvfb = which("Xvfb").unwrap_or_else(|| {
             panic!("Xvfb is not installed: run `cargo xtask setup` (Debian package xvfb)")
         });
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let base = 90 + (std::process::id() % 400);
         for number in base..base + 200 {
             if Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()

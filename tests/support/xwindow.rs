@@ -139,6 +139,89 @@ impl XScreen {
         (g.width, g.height, data)
     }
 
+    /// Asks `window` to close, as a window manager's close button does (WM_DELETE_WINDOW).
+    pub fn request_close(&self, window: Window) {
+        use x11rb::protocol::xproto::{ClientMessageEvent, EventMask};
+        let atom = |name: &[u8]| {
+            self.conn
+                .intern_atom(false, name)
+                .unwrap()
+                .reply()
+                .unwrap()
+                .atom
+        };
+        let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+        let event = ClientMessageEvent::new(32, window, protocols, [delete, 0, 0, 0, 0]);
+        self.conn
+            .send_event(false, window, EventMask::NO_EVENT, event)
+            .unwrap();
+        x11rb::wrapper::ConnectionExt::sync(&self.conn).unwrap();
+    }
+
+    /// Waits until `window` shows a picture (not the black of a window not yet drawn);
+    /// returns it.
+    pub fn wait_drawn(&self, window: Window) -> super::shots::Shot {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let shot = self.shot(window);
+            let lit = shot
+                .bgra
+                .chunks_exact(4)
+                .filter(|p| p[..3] != [0, 0, 0])
+                .count();
+            if lit * 2 > shot.bgra.len() / 4 {
+                // Once more after a moment: the whole picture, not a half-presented one.
+                std::thread::sleep(Duration::from_millis(100));
+                return self.shot(window);
+            }
+            assert!(Instant::now() < deadline, "window {window} was never drawn");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether `window` still exists and is shown.
+    pub fn is_shown(&self, window: Window) -> bool {
+        self.conn
+            .get_window_attributes(window)
+            .ok()
+            .and_then(|cookie| cookie.reply().ok())
+            .is_some_and(|a| a.map_state == x11rb::protocol::xproto::MapState::VIEWABLE)
+    }
+
+    /// Waits until `window` is gone or hidden.
+    pub fn wait_gone(&self, window: Window, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.is_shown(window) {
+            assert!(
+                Instant::now() < deadline,
+                "window {window} still shown after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The pointer's position on the screen.
+    pub fn pointer(&self) -> (i32, i32) {
+        let reply = self.conn.query_pointer(self.root).unwrap().reply().unwrap();
+        (i32::from(reply.root_x), i32::from(reply.root_y))
+    }
+
+    /// A screenshot of `window`.
+    pub fn shot(&self, window: Window) -> super::shots::Shot {
+        let (width, height, bgra) = self.capture(window);
+        super::shots::Shot {
+            width,
+            height,
+            bgra,
+        }
+    }
+
+    /// Clicks the left button at (`x`, `y`) inside `window`, as the end user would.
+    pub fn click_at(&self, window: Window, x: i32, y: i32) {
+        self.point_at(window, x, y);
+        self.xdotool(&["click", "1"]);
+    }
+
     /// Resizes the window (no window manager: the request is the outcome).
     pub fn resize(&self, window: Window, width: u32, height: u32) {
         self.conn

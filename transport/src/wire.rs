@@ -361,6 +361,9 @@ pub enum InputOutcome {
     Failed,
     /// Dropped: another technician has the mouse and keyboard (take control first).
     NotController,
+    /// Dropped: it would have reached the end user's own sosdesk window (the permission
+    /// prompt, the session bar), which only the end user may use.
+    Protected,
 }
 
 impl fmt::Display for InputOutcome {
@@ -372,6 +375,9 @@ impl fmt::Display for InputOutcome {
             InputOutcome::Failed => "dropped: injection failed on the end user's machine",
             InputOutcome::NotController => {
                 "dropped: another technician has control — take control first"
+            }
+            InputOutcome::Protected => {
+                "dropped: it would have reached the end user's sosdesk window"
             }
         })
     }

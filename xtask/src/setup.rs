@@ -36,6 +36,10 @@ const PACKAGES: &[(&str, &str)] = &[
         "the virtual X display of the system tests and the demo",
     ),
     ("xdotool", "driving and observing the X display in tests"),
+    (
+        "xclip",
+        "putting text on the clipboard in the app's paste test",
+    ),
     ("x11-utils", "xdpyinfo, xwininfo"),
     ("x11-xserver-utils", "xrandr, xset"),
     (
@@ -52,6 +56,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("pkg-config", "pkg-config"),
     ("Xvfb", "xvfb"),
     ("xdotool", "xdotool"),
+    ("xclip", "xclip"),
     ("ffprobe", "ffmpeg"),
 ];
 

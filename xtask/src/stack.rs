@@ -129,6 +129,9 @@ impl Stack {
                 &session.pin,
                 "--cert-sha256",
                 &cert,
+                // The stack answers on standard input, as a terminal user does.
+                "--consent",
+                "terminal",
             ])
             .args(agent_args)
             .env("DISPLAY", display)

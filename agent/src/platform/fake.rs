@@ -113,6 +113,16 @@ impl ScreenSource for FakePlatform {
 }
 
 impl InputSink for FakePlatform {
+    /// The last position moved to (the origin before any move).
+    fn pointer(&mut self) -> Option<(i32, i32)> {
+        let actions = self.actions.lock().ok()?;
+        let last = actions.iter().rev().find_map(|a| match a {
+            Action::MoveTo { x, y } => Some((*x, *y)),
+            _ => None,
+        });
+        Some(last.unwrap_or((0, 0)))
+    }
+
     fn apply(&mut self, action: &Action) -> Result<(), InjectError> {
         if action == &Action::Text("fail".into()) {
             return Err(InjectError::Failed("asked to fail".into()));

@@ -12,6 +12,8 @@ use sos_transport::wire::{DisplayInfo, MonitorInfo};
 use std::time::{Instant, SystemTime};
 
 #[cfg(target_os = "linux")]
+pub mod clipboard;
+#[cfg(target_os = "linux")]
 mod damage;
 #[cfg(target_os = "linux")]
 mod keyboard;
@@ -100,6 +102,8 @@ pub trait ScreenSource {
 pub trait InputSink {
     /// Applies one checked action.
     fn apply(&mut self, action: &Action) -> Result<(), InjectError>;
+    /// Where the pointer is now, in screen coordinates, when that can be read.
+    fn pointer(&mut self) -> Option<(i32, i32)>;
 }
 
 /// The machine the agent runs on.

@@ -212,6 +212,13 @@ impl EnigoSink {
 }
 
 impl InputSink for EnigoSink {
+    fn pointer(&mut self) -> Option<(i32, i32)> {
+        if self.enigo.is_none() {
+            self.enigo = open_enigo().ok();
+        }
+        self.enigo.as_ref()?.location().ok()
+    }
+
     fn apply(&mut self, action: &Action) -> Result<(), InjectError> {
         if matches!(action, Action::Text(_) | Action::Key { .. }) {
             self.follow_layout()?;

@@ -8,10 +8,10 @@
 use super::draw;
 use super::session::{Outgoing, ToWindow};
 use super::slot::FrameSlot;
-use super::text::TextPainter;
 use super::translate::{KeyInput, Wheel};
 use super::viewer::{Effect, Viewer};
 use super::viewport::{Size, initial_window_size};
+use sos_branding::ui::TextPainter;
 use sos_transport::wire::{InputEvent, MouseButton};
 use std::num::NonZeroU32;
 use std::rc::Rc;

@@ -6,9 +6,9 @@
 //! (tiny-skia, bilinear) otherwise; no intermediate picture. Decoded BGRA bytes are 0RGB
 //! words in memory order, so no pixel is converted.
 
-use super::text::{TextPainter, mix};
 use super::viewer::Scene;
 use super::viewport::{Placement, Rect, Size};
+use sos_branding::ui::{self, Canvas, TextPainter};
 use sos_codec::DecodedFrame;
 use tiny_skia::{BlendMode, FilterQuality, PixmapMut, PixmapPaint, PixmapRef, Transform};
 
@@ -22,37 +22,36 @@ const PADDING: u32 = 10;
 
 /// Draws `scene` into `pixels` (`size.width * size.height` of them).
 pub fn paint(pixels: &mut [u32], size: Size, scene: &Scene<'_>, text: &mut TextPainter) {
-    let area = size.width as usize * size.height as usize;
-    let Some(pixels) = pixels.get_mut(..area) else {
+    let Some(mut canvas) = Canvas::new(pixels, size.width, size.height) else {
         return;
     };
     let drawn = match (scene.frame, scene.placement) {
-        (Some(frame), Some(placement)) if picture(pixels, size, frame, placement) => {
+        (Some(frame), Some(placement)) if picture(canvas.pixels(), size, frame, placement) => {
             Some(placement.dest)
         }
         _ => None,
     };
     match drawn {
-        Some(dest) => fill_around(pixels, size, dest, BACKGROUND),
-        None => pixels.fill(BACKGROUND),
+        Some(dest) => canvas.fill_around(area(dest), BACKGROUND),
+        None => canvas.pixels().fill(BACKGROUND),
     }
     if let Some(badge) = scene.badge.as_deref() {
         let width = text.width(badge, OVERLAY_PX) + 2 * PADDING;
         let height = text.line_height(OVERLAY_PX) + PADDING;
         let x = size.width.saturating_sub(width + PADDING);
-        let rect = Rect {
+        let rect = ui::Rect {
             x,
             y: PADDING,
             width,
             height,
         };
-        fill(pixels, size, rect, BADGE);
+        canvas.fill(rect, BADGE);
         let at = (to_i32(x + PADDING), to_i32(PADDING + PADDING / 2));
-        text.draw(pixels, size, at, badge, OVERLAY_PX, TEXT);
+        text.draw(&mut canvas, at, badge, OVERLAY_PX, TEXT);
     }
     if let Some(lines) = &scene.overlay {
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-        text_box(pixels, size, text, &lines, OVERLAY_PX, (PADDING, PADDING));
+        text_box(&mut canvas, text, &lines, OVERLAY_PX, (PADDING, PADDING));
     }
     if let Some(banner) = &scene.banner {
         let lines: Vec<&str> = banner.lines().collect();
@@ -61,7 +60,16 @@ pub fn paint(pixels: &mut [u32], size: Size, scene: &Scene<'_>, text: &mut TextP
             size.width.saturating_sub(width) / 2,
             size.height.saturating_sub(height) / 2,
         );
-        text_box(pixels, size, text, &lines, BANNER_PX, at);
+        text_box(&mut canvas, text, &lines, BANNER_PX, at);
+    }
+}
+
+fn area(rect: Rect) -> ui::Rect {
+    ui::Rect {
+        x: rect.x,
+        y: rect.y,
+        width: rect.width,
+        height: rect.height,
     }
 }
 
@@ -125,96 +133,26 @@ fn box_size(text: &mut TextPainter, lines: &[&str], px: u32) -> (u32, u32) {
 
 /// Lines of text on a darkened box with its top-left corner at `at`.
 fn text_box(
-    pixels: &mut [u32],
-    size: Size,
+    canvas: &mut Canvas<'_>,
     text: &mut TextPainter,
     lines: &[&str],
     px: u32,
     at: (u32, u32),
 ) {
     let (width, height) = box_size(text, lines, px);
-    shade(
-        pixels,
-        size,
-        Rect {
-            x: at.0,
-            y: at.1,
-            width,
-            height,
-        },
-    );
+    // Darkened so that text on it reads over any picture.
+    let rect = ui::Rect {
+        x: at.0,
+        y: at.1,
+        width,
+        height,
+    };
+    canvas.blend(rect, 0, 190);
     let line_height = text.line_height(px);
     for (i, line) in lines.iter().enumerate() {
         let y = at.1 + PADDING + i as u32 * line_height;
-        text.draw(
-            pixels,
-            size,
-            (to_i32(at.0 + PADDING), to_i32(y)),
-            line,
-            px,
-            TEXT,
-        );
-    }
-}
-
-/// The part of `rect` inside the buffer, as row ranges.
-fn rows(size: Size, rect: Rect) -> impl Iterator<Item = std::ops::Range<usize>> {
-    let x0 = rect.x.min(size.width) as usize;
-    let x1 = rect.x.saturating_add(rect.width).min(size.width) as usize;
-    let y0 = rect.y.min(size.height) as usize;
-    let y1 = rect.y.saturating_add(rect.height).min(size.height) as usize;
-    let stride = size.width as usize;
-    (y0..y1).map(move |y| y * stride + x0..y * stride + x1)
-}
-
-fn fill(pixels: &mut [u32], size: Size, rect: Rect, color: u32) {
-    for range in rows(size, rect) {
-        pixels[range].fill(color);
-    }
-}
-
-/// Darkens `rect` so that text on it reads over any picture.
-fn shade(pixels: &mut [u32], size: Size, rect: Rect) {
-    for range in rows(size, rect) {
-        for pixel in &mut pixels[range] {
-            *pixel = mix(*pixel, 0, 190);
-        }
-    }
-}
-
-/// Fills everything but `keep`.
-fn fill_around(pixels: &mut [u32], size: Size, keep: Rect, color: u32) {
-    let (w, h) = (size.width, size.height);
-    let bottom = keep.y.saturating_add(keep.height).min(h);
-    let right = keep.x.saturating_add(keep.width).min(w);
-    let bands = [
-        Rect {
-            x: 0,
-            y: 0,
-            width: w,
-            height: keep.y,
-        },
-        Rect {
-            x: 0,
-            y: bottom,
-            width: w,
-            height: h - bottom,
-        },
-        Rect {
-            x: 0,
-            y: keep.y,
-            width: keep.x,
-            height: bottom.saturating_sub(keep.y),
-        },
-        Rect {
-            x: right,
-            y: keep.y,
-            width: w - right,
-            height: bottom.saturating_sub(keep.y),
-        },
-    ];
-    for band in bands {
-        fill(pixels, size, band, color);
+        let at = (to_i32(at.0 + PADDING), to_i32(y));
+        text.draw(canvas, at, line, px, TEXT);
     }
 }
 

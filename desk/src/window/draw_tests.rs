@@ -1,5 +1,6 @@
 use super::*;
 use crate::window::viewport::{Scaling, Viewport};
+use sos_branding::ui::TextPainter;
 
 /// A frame whose pixel (x, y) is 0x00XXYY10 (B = 0x10, G = y, R = x), alpha 255.
 fn numbered(width: u32, height: u32) -> DecodedFrame {

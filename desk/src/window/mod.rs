@@ -17,7 +17,6 @@ pub mod draw;
 pub mod rates;
 pub mod session;
 pub mod slot;
-pub mod text;
 pub mod translate;
 pub mod viewer;
 pub mod viewport;

@@ -7,8 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
-use sos_desk::window::text::TextPainter;
-use sos_desk::window::viewport::Size;
+use sos_branding::ui::{Canvas as TextCanvas, TextPainter};
 use tiny_skia::{Paint, PathBuilder, Pixmap, Rect as SkRect, Stroke, StrokeDash, Transform};
 
 use super::report::Bench;
@@ -125,19 +124,10 @@ impl Canvas {
             .chunks_exact(4)
             .map(|p| (u32::from(p[0]) << 16) | (u32::from(p[1]) << 8) | u32::from(p[2]))
             .collect();
-        let size = Size {
-            width: WIDTH,
-            height: HEIGHT,
-        };
-        for (x, y, text, px) in &self.labels {
-            painter.draw(
-                &mut pixels,
-                size,
-                (*x as i32, *y as i32),
-                text,
-                *px,
-                0x0020_2020,
-            );
+        if let Some(mut canvas) = TextCanvas::new(&mut pixels, WIDTH, HEIGHT) {
+            for (x, y, text, px) in &self.labels {
+                painter.draw(&mut canvas, (*x as i32, *y as i32), text, *px, 0x0020_2020);
+            }
         }
         let mut pixmap = self.pixmap;
         for (out, pixel) in pixmap.data_mut().chunks_exact_mut(4).zip(&pixels) {

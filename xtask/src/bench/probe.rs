@@ -165,8 +165,7 @@ async fn typist(
     meter: Arc<Mutex<Meter>>,
 ) -> Result<()> {
     let logged_in = LoggedIn::load(&desk_config)?;
-    let (_endpoint, connection) =
-        sos_transport::endpoint::connect(&quic, &logged_in.trust).await?;
+    let (_endpoint, connection) = sos_transport::endpoint::connect(&quic, &logged_in.trust).await?;
     let (mut send, mut recv) = connection
         .open_bi()
         .await
@@ -183,9 +182,9 @@ async fn typist(
         bail!("the end user did not allow control: the echo scene needs it");
     }
     // Results and the rest are read and dropped, so the gateway never waits on us.
-    tokio::spawn(async move {
-        while let Ok(Some(_)) = read_message::<_, ToViewer>(&mut recv).await {}
-    });
+    tokio::spawn(
+        async move { while let Ok(Some(_)) = read_message::<_, ToViewer>(&mut recv).await {} },
+    );
     let lock = || meter.lock().unwrap_or_else(PoisonError::into_inner);
     while !lock().started() {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -251,7 +251,12 @@ pub fn table(bench: &Bench) -> String {
     let echoes: Vec<(&str, &PipelineRun)> = bench
         .scenes
         .iter()
-        .flat_map(|scene| scene.pipelines.iter().map(|run| (scene.scene.as_str(), run)))
+        .flat_map(|scene| {
+            scene
+                .pipelines
+                .iter()
+                .map(|run| (scene.scene.as_str(), run))
+        })
         .filter(|(_, run)| run.summary.input_to_pixel_ms[0].is_some())
         .collect();
     if !echoes.is_empty() {

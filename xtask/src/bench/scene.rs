@@ -9,9 +9,8 @@
 use std::fmt;
 
 use clap::ValueEnum;
-use sos_desk::window::text::TextPainter;
+use sos_branding::ui::{Canvas, TextPainter};
 pub use sos_desk::window::viewport::Rect;
-use sos_desk::window::viewport::Size;
 
 /// Which scene.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
@@ -296,18 +295,15 @@ impl Scene {
         let y = PADDING + (slot / columns) as u32 * line;
         let bytes = TYPED.as_bytes();
         let c = char::from(bytes[(index % bytes.len() as u64) as usize]);
-        let size = Size {
-            width: area.width,
-            height: area.height,
-        };
-        self.painter.draw(
-            &mut self.text,
-            size,
-            (x as i32, y as i32),
-            &c.to_string(),
-            TYPING_PX,
-            INK,
-        );
+        if let Some(mut canvas) = Canvas::new(&mut self.text, area.width, area.height) {
+            self.painter.draw(
+                &mut canvas,
+                (x as i32, y as i32),
+                &c.to_string(),
+                TYPING_PX,
+                INK,
+            );
+        }
         // Glyphs may overhang their cell by a pixel or two.
         let left = x.saturating_sub(2);
         let top = y.saturating_sub(2);
@@ -348,9 +344,8 @@ impl Scene {
         let line = u64::from(self.painter.line_height(SCROLL_PX).max(1));
         let offset = n * SCROLL_STEP;
         let first = offset / line;
-        let size = Size {
-            width: area.width,
-            height: area.height,
+        let Some(mut canvas) = Canvas::new(&mut self.text, area.width, area.height) else {
+            return;
         };
         let mut index = first;
         loop {
@@ -360,8 +355,7 @@ impl Scene {
             }
             let text = line_text(index);
             self.painter.draw(
-                &mut self.text,
-                size,
+                &mut canvas,
                 (PADDING as i32, y as i32),
                 &text,
                 SCROLL_PX,
