@@ -28,7 +28,7 @@ const COLOURS: [(u8, u8, u8); 5] = [
     (148, 103, 189),
 ];
 
-/// The files [`write`] makes.
+/// The files [`write()`] makes.
 pub fn files(_bench: &Bench, out: &Path) -> Vec<PathBuf> {
     vec![out.join("latency.png"), out.join("bytes.png")]
 }
