@@ -326,7 +326,8 @@ fn sosdesk(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
         .arg("--desk-config")
         .arg(&stack.desk.config)
         .args(["--session", &stack.session.id])
-        .args(["--quic", &forwarder.address().to_string()]);
+        .args(["--quic", &forwarder.address().to_string()])
+        .args(["--typist-quic", &gateway.to_string()]);
     let probe = Launch::new("probe (sosdesk)", cmd)
         .output(Output::Log(
             context.logs.join(format!("probe-{kind}-sosdesk.log")),

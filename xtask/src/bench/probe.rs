@@ -64,6 +64,10 @@ pub enum Source {
         /// The gateway's QUIC address (or a forwarder in front of it).
         #[arg(long, value_name = "HOST:PORT")]
         quic: String,
+        /// The gateway's own QUIC address, for the echo scene's typist (the byte-counting
+        /// forwarder serves one client address only); `--quic` when absent.
+        #[arg(long, value_name = "HOST:PORT")]
+        typist_quic: Option<String>,
     },
     /// The x264 peer: MPEG-TS on a local TCP port, decoded by ffmpeg.
     X264 {
@@ -83,7 +87,15 @@ pub fn run(args: &ProbeArgs, shutdown: &Shutdown) -> Result<()> {
             desk_config,
             session,
             quic,
-        } => sosdesk(args, desk_config, session, quic, shutdown)?,
+            typist_quic,
+        } => sosdesk(
+            args,
+            desk_config,
+            session,
+            quic,
+            typist_quic.as_deref().unwrap_or(quic),
+            shutdown,
+        )?,
         Source::X264 { port, size } => x264(args, *port, size, shutdown)?,
     };
     let json = serde_json::to_vec(&result)?;
@@ -103,6 +115,7 @@ fn sosdesk(
     desk_config: &std::path::Path,
     session: &str,
     quic: &str,
+    typist_quic: &str,
     shutdown: &Shutdown,
 ) -> Result<ProbeResult> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -124,7 +137,7 @@ fn sosdesk(
         runtime.spawn(typist(
             desk_config.to_path_buf(),
             session.to_owned(),
-            quic.to_owned(),
+            typist_quic.to_owned(),
             measurement.meter.clone(),
         ))
     });
