@@ -8,7 +8,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::proc::{self, describe, describe_exit, run_step};
@@ -56,6 +56,8 @@ enum Action {
         env: &'static [(&'static str, &'static str)],
         /// What to do when it fails, besides reading the errors.
         hint: &'static str,
+        /// Folders (relative to the workspace) that must exist before it runs.
+        folders: Vec<String>,
     },
 }
 
@@ -77,6 +79,7 @@ fn cargo_step(
             args: args.iter().map(ToString::to_string).collect(),
             env,
             hint,
+            folders: Vec::new(),
         },
     }
 }
@@ -133,9 +136,13 @@ fn plan(args: &TestArgs) -> Vec<Step> {
     ));
     if !args.no_fuzz {
         // Short runs on the stable toolchain (no sanitizer); `cargo fuzz run` builds first.
+        // The kept crashing inputs (fuzz/regressions/<target>) are replayed first, every
+        // time; new corpus entries go to fuzz/corpus/<target> (not kept).
         let time = format!("-max_total_time={FUZZ_SECONDS}");
         for target in FUZZ_TARGETS {
-            steps.push(cargo_step(
+            let corpus = format!("fuzz/corpus/{target}");
+            let regressions = format!("fuzz/regressions/{target}");
+            let mut step = cargo_step(
                 &format!("fuzz {target} ({FUZZ_SECONDS} s)"),
                 &[
                     "fuzz",
@@ -144,12 +151,18 @@ fn plan(args: &TestArgs) -> Vec<Step> {
                     "none",
                     "--release",
                     target,
+                    &corpus,
+                    &regressions,
                     "--",
                     &time,
                 ],
                 &[],
-                "the crashing input is in fuzz/artifacts/: replay it with `cargo fuzz run -s none -O <target> <file>`, fix the bug and keep the input as a regression test",
-            ));
+                "the crashing input is in fuzz/artifacts/: replay it with `cargo fuzz run -s none -O <target> <file>`, fix the bug and keep the input in fuzz/regressions/<target>/",
+            );
+            if let Action::Cargo { folders, .. } = &mut step.action {
+                folders.extend([corpus, regressions]);
+            }
+            steps.push(step);
         }
     }
     steps
@@ -169,7 +182,17 @@ pub fn run(workspace: &Workspace, args: &TestArgs, shutdown: &Shutdown) -> Resul
                 report::header(&format!("[{number}/{total}] {}", setup::TITLE));
                 setup::install(workspace, shutdown)?;
             }
-            Action::Cargo { args, env, hint } => {
+            Action::Cargo {
+                args,
+                env,
+                hint,
+                folders,
+            } => {
+                for folder in folders {
+                    let path = workspace.root.join(folder);
+                    std::fs::create_dir_all(&path)
+                        .with_context(|| format!("could not create {}", path.display()))?;
+                }
                 let mut cmd = workspace.cargo();
                 cmd.args(args).envs(env.iter().copied());
                 report::header(&format!(
