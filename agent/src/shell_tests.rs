@@ -146,6 +146,26 @@ fn request(control: bool) -> ToAgent {
     }
 }
 
+/// Registers the agent in `session` and has the end user allow control.
+async fn grant_control(
+    agent: &mut Agent,
+    send: &mut quinn::SendStream,
+    recv: &mut quinn::RecvStream,
+    session: &str,
+) {
+    let registered = ToAgent::Registered {
+        session_id: session.into(),
+        organisation: "Acme".into(),
+    };
+    write_message(send, &registered).await.unwrap();
+    write_message(send, &request(true)).await.unwrap();
+    agent
+        .wait_for(|n| matches!(n, Notice::ConsentPrompt { .. }))
+        .await;
+    agent.type_line("y").await;
+    let _grant: FromAgent = next(recv).await;
+}
+
 fn input(seq: u64, event: InputEvent) -> ToAgent {
     ToAgent::Input {
         viewer: 4,
@@ -346,17 +366,7 @@ async fn a_viewer_leaving_releases_its_keys_and_its_late_input_is_refused() {
     let platform = FakePlatform::new(32, 32);
     let mut agent = Agent::start(&gateway, gateway.fingerprint, &platform);
     let (_connection, mut send, mut recv, _) = gateway.accept().await;
-    let registered = ToAgent::Registered {
-        session_id: "s3".into(),
-        organisation: "Acme".into(),
-    };
-    write_message(&mut send, &registered).await.unwrap();
-    write_message(&mut send, &request(true)).await.unwrap();
-    agent
-        .wait_for(|n| matches!(n, Notice::ConsentPrompt { .. }))
-        .await;
-    agent.type_line("y").await;
-    let _grant: FromAgent = next(&mut recv).await;
+    grant_control(&mut agent, &mut send, &mut recv, "s3").await;
     let hold = InputEvent::KeyStroke {
         code: "ControlLeft".into(),
         text: String::new(),
@@ -418,17 +428,7 @@ async fn sharing_another_monitor_moves_the_pointer_mapping_with_it() {
     let mut agent = Agent::start(&gateway, gateway.fingerprint, &platform);
     let (_connection, mut send, mut recv, hello) = gateway.accept().await;
     assert_eq!(hello.monitors.len(), 2, "the agent lists its monitors");
-    let registered = ToAgent::Registered {
-        session_id: "s4".into(),
-        organisation: "Acme".into(),
-    };
-    write_message(&mut send, &registered).await.unwrap();
-    write_message(&mut send, &request(true)).await.unwrap();
-    agent
-        .wait_for(|n| matches!(n, Notice::ConsentPrompt { .. }))
-        .await;
-    agent.type_line("y").await;
-    let _grant: FromAgent = next(&mut recv).await;
+    grant_control(&mut agent, &mut send, &mut recv, "s4").await;
 
     write_message(&mut send, &ToAgent::ShareMonitor { monitor: 1 })
         .await

@@ -640,18 +640,24 @@ mod tests {
         );
     }
 
-    #[test]
-    fn one_technician_controls_until_another_takes_over() {
-        let live = Live::default();
-        let mut agent = online(&live, true);
-        let (ann_tx, mut ann) = mpsc::channel(64);
-        let (bob_tx, mut bob) = mpsc::channel(64);
+    /// Ann and Bob watching: their viewer ids and message queues.
+    fn ann_and_bob(live: &Live) -> (u32, mpsc::Receiver<ToViewer>, u32, mpsc::Receiver<ToViewer>) {
+        let (ann_tx, ann) = mpsc::channel(64);
+        let (bob_tx, bob) = mpsc::channel(64);
         let (a, _) = live
             .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
             .unwrap();
         let (b, _) = live
             .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
             .unwrap();
+        (a, ann, b, bob)
+    }
+
+    #[test]
+    fn one_technician_controls_until_another_takes_over() {
+        let live = Live::default();
+        let mut agent = online(&live, true);
+        let (a, mut ann, b, mut bob) = ann_and_bob(&live);
         let key = || InputEvent::Text("x".into());
 
         // Nobody controls: the first to type takes control.
@@ -695,14 +701,7 @@ mod tests {
     fn only_the_controller_picks_the_monitor_and_everyone_sees_the_switch() {
         let live = Live::default();
         let mut agent = online(&live, true);
-        let (ann_tx, mut ann) = mpsc::channel(64);
-        let (bob_tx, mut bob) = mpsc::channel(64);
-        let (a, _) = live
-            .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
-            .unwrap();
-        let (b, _) = live
-            .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
-            .unwrap();
+        let (a, mut ann, b, mut bob) = ann_and_bob(&live);
         live.take_control("s", a);
         drain(&mut bob);
         live.share_monitor("s", b, 1);
