@@ -233,9 +233,14 @@ fn print_instructions(
     println!("       {desk} session new");
     println!("  3. Start the end-user app on this machine (in a third terminal, on an X display):");
     println!("       {sos} --gateway {quic} --pin <PIN> --cert-sha256 {pin}");
-    println!("  4. Ask the end user for permission, then answer `y` in the app's terminal:");
+    println!(
+        "  4. Ask the end user for permission (the app shows a permission window; with --consent terminal it asks in its terminal):"
+    );
     println!("       {desk} session request <id>");
-    println!("  5. Watch the screen without a window and record 60 frames:");
+    println!(
+        "  5. Watch and control the screen in a window (F12: status), or record 60 frames without one:"
+    );
+    println!("       {desk} view <id>");
     println!("       {desk} view <id> --headless --record out.h264 --frames 60");
     println!("       ffplay out.h264");
     println!("  6. Close the session:");
