@@ -262,11 +262,6 @@ impl Live {
         }
     }
 
-    /// The current grant: `Some(control)` when access is granted.
-    pub fn grant(&self, id: &str) -> Option<bool> {
-        self.lock().get(id).and_then(|s| s.grant)
-    }
-
     /// Attaches a viewer and queues its first messages (`Accepted`, the screen, who is on
     /// the session); returns its id and frame slot.
     pub fn attach_viewer(
