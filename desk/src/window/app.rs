@@ -178,7 +178,6 @@ impl ApplicationHandler<ToWindow> for App {
                 None => Vec::new(),
             },
             ToWindow::ControlRefused => self.viewer.control_refused(),
-            ToWindow::NotController => self.viewer.not_controller(),
             ToWindow::Participants(list) => self.viewer.participants(list),
             ToWindow::Screen { monitors, display } => self.viewer.screen(monitors, display),
             ToWindow::Ended(end) => self.viewer.ended(&end, Instant::now()),

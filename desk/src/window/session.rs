@@ -26,8 +26,6 @@ pub enum ToWindow {
     Frame,
     /// The agent dropped input: the end user did not allow control.
     ControlRefused,
-    /// The gateway dropped input: another technician has control.
-    NotController,
     /// Who is on the session and who controls.
     Participants(Vec<Participant>),
     /// The end user's monitors and the picture shared now.
@@ -176,7 +174,6 @@ where
                                 notify.notify(ToWindow::ControlRefused);
                             }
                         }
-                        InputOutcome::NotController => notify.notify(ToWindow::NotController),
                         other => tracing::debug!(seq, %other, "input not applied"),
                     },
                     Some(Ok(ToViewer::Participants(list))) => {

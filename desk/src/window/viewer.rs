@@ -168,11 +168,6 @@ impl Viewer {
         vec![Effect::Redraw]
     }
 
-    /// The gateway dropped input: another technician has control.
-    pub fn not_controller(&mut self) -> Vec<Effect> {
-        vec![Effect::Redraw]
-    }
-
     /// The name of another technician who has the mouse and keyboard.
     fn other_controller(&self) -> Option<&str> {
         self.participants
