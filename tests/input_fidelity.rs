@@ -438,11 +438,7 @@ fn one_technician_controls_at_a_time_and_a_hand_over_releases_the_previous_ones_
 
     // Tina types first, so she has control, and stays on the session holding Shift.
     let _tina_input = tina.spawn(&["input", &id, "--hold", "shift", "--stay", "120"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !x.anything_pressed() {
-        assert!(Instant::now() < deadline, "Tina's Shift never went down");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_keys_down(&x, 1);
 
     // Bob's input is dropped while Tina controls, and he is told how to take over.
     let refused = bob.run(&["input", &id, "--text", "b"]);
