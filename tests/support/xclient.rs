@@ -274,25 +274,7 @@ impl XClient {
 
     /// The root window as packed BGRA (what is on screen now).
     pub fn capture(&self) -> Vec<u8> {
-        let reply = self
-            .conn
-            .get_image(
-                ImageFormat::Z_PIXMAP,
-                self.root,
-                0,
-                0,
-                self.width,
-                self.height,
-                !0,
-            )
-            .unwrap()
-            .reply()
-            .unwrap();
-        let mut data = reply.data;
-        for px in data.chunks_exact_mut(4) {
-            px[3] = 255;
-        }
-        data
+        bgra_image(&self.conn, self.root, self.width, self.height)
     }
 
     /// The pointer's position on the root window.
@@ -384,4 +366,18 @@ fn full_event(
         },
         _ => return None,
     })
+}
+
+/// The pixels of `drawable` (`width` x `height` from its corner) as packed BGRA, alpha 255.
+pub fn bgra_image(conn: &RustConnection, drawable: u32, width: u16, height: u16) -> Vec<u8> {
+    let reply = conn
+        .get_image(ImageFormat::Z_PIXMAP, drawable, 0, 0, width, height, !0)
+        .unwrap()
+        .reply()
+        .unwrap();
+    let mut data = reply.data;
+    for px in data.chunks_exact_mut(4) {
+        px[3] = 255;
+    }
+    data
 }

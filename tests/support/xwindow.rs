@@ -2,10 +2,11 @@
 //! find it by its title, read its geometry, capture its pixels, resize it; pointer and
 //! keys go through xdotool (XTEST, real input events).
 
+use super::xclient::bgra_image;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{AtomEnum, ConfigureWindowAux, ConnectionExt, ImageFormat, Window};
+use x11rb::protocol::xproto::{AtomEnum, ConfigureWindowAux, ConnectionExt, Window};
 use x11rb::rust_connection::RustConnection;
 
 /// A connection to one X display.
@@ -118,24 +119,7 @@ impl XScreen {
     /// The window's pixels as packed BGRA (alpha 255), with its size.
     pub fn capture(&self, window: Window) -> (u32, u32, Vec<u8>) {
         let g = self.geometry(window);
-        let reply = self
-            .conn
-            .get_image(
-                ImageFormat::Z_PIXMAP,
-                window,
-                0,
-                0,
-                g.width as u16,
-                g.height as u16,
-                !0,
-            )
-            .unwrap()
-            .reply()
-            .unwrap();
-        let mut data = reply.data;
-        for px in data.chunks_exact_mut(4) {
-            px[3] = 255;
-        }
+        let data = bgra_image(&self.conn, window, g.width as u16, g.height as u16);
         (g.width, g.height, data)
     }
 
