@@ -18,6 +18,7 @@ mod cpu;
 pub mod draw;
 mod forward;
 mod meter;
+mod offline;
 mod peers;
 mod plot;
 pub mod probe;
@@ -46,7 +47,7 @@ use crate::xvfb::Xvfb;
 use crate::{report as say, setup};
 
 /// The screen the bench runs at (Xvfb's).
-const SIZE: &str = "1920x1080";
+pub(crate) const SIZE: &str = "1920x1080";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attach, first keyframe and a slow first decode.
 const MEASURING_TIMEOUT: Duration = Duration::from_secs(45);
@@ -75,6 +76,19 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 23, value_name = "CRF")]
     pub x264_crf: u8,
 
+    /// Seconds of each moving scene rendered for the codec comparison on identical frames
+    /// (sosdesk's encoder against an x264 quality sweep).
+    #[arg(long, default_value_t = 3.0, value_name = "N")]
+    pub codec_seconds: f64,
+
+    /// Skip the codec comparison on identical frames.
+    #[arg(long, conflicts_with = "codec_only")]
+    pub no_codec: bool,
+
+    /// Only the codec comparison on identical frames: no X display, no stack, no peers.
+    #[arg(long)]
+    pub codec_only: bool,
+
     /// Do not check or install the system packages first.
     #[arg(long)]
     pub skip_setup: bool,
@@ -93,10 +107,15 @@ pub fn run(workspace: &Workspace, args: &BenchArgs, shutdown: &Shutdown) -> Resu
     if !(args.seconds.is_finite() && args.seconds >= 1.0) {
         bail!("--seconds must be at least 1");
     }
+    if !(args.codec_seconds.is_finite() && args.codec_seconds > 0.0 && args.codec_seconds <= 30.0) {
+        bail!("--codec-seconds must be more than 0 and at most 30 (the frames stay in memory)");
+    }
     if !args.skip_setup {
         setup::run(workspace, shutdown)?;
     }
-    build_release(workspace, shutdown)?;
+    if !args.codec_only {
+        build_release(workspace, shutdown)?;
+    }
     let out = match &args.out {
         Some(dir) => std::path::absolute(dir)
             .with_context(|| format!("invalid --out directory {}", dir.display()))?,
@@ -113,12 +132,19 @@ pub fn run(workspace: &Workspace, args: &BenchArgs, shutdown: &Shutdown) -> Resu
         scenes
     };
     let started = Instant::now();
-    let bench = measure(workspace, args, &scenes, &logs, shutdown).map_err(|error| {
-        error.context(format!(
-            "the bench failed; every process it started is stopped, logs are in {}",
-            display_path(&logs)
-        ))
-    })?;
+    let mut bench = if args.codec_only {
+        Bench::codec_only(args.seconds)
+    } else {
+        measure(workspace, args, &scenes, &logs, shutdown).map_err(|error| {
+            error.context(format!(
+                "the bench failed; every process it started is stopped, logs are in {}",
+                display_path(&logs)
+            ))
+        })?
+    };
+    if !args.no_codec {
+        bench.codec = codec(args, &scenes, shutdown)?;
+    }
     let written = report::write(&bench, &out)?;
     plot::write(&bench, &out)?;
     say::header(&format!(
@@ -131,6 +157,29 @@ pub fn run(workspace: &Workspace, args: &BenchArgs, shutdown: &Shutdown) -> Resu
         say::note(&display_path(path));
     }
     Ok(())
+}
+
+/// The codec comparison on identical frames, scene by scene.
+fn codec(
+    args: &BenchArgs,
+    scenes: &[SceneKind],
+    shutdown: &Shutdown,
+) -> Result<Vec<offline::CodecRun>> {
+    let (width, height) = SIZE
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .context("the bench's screen size is not WxH")?;
+    let mut runs = Vec::new();
+    for &kind in scenes.iter().filter(|kind| offline::compared(**kind)) {
+        shutdown.check()?;
+        say::header(&format!("bench: codec on identical frames, scene {kind}"));
+        let run = offline::run(kind, width, height, args.codec_seconds, &mut |step| {
+            say::note(step);
+        })?;
+        say::note(&report::codec_line(&run));
+        runs.push(run);
+    }
+    Ok(runs)
 }
 
 /// What every scene needs.
@@ -198,6 +247,7 @@ fn measure(
         peers: !args.no_peers,
         scenes: runs,
         agent_stats: agent,
+        codec: Vec::new(),
     })
 }
 

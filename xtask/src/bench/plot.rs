@@ -28,18 +28,31 @@ const COLOURS: [(u8, u8, u8); 5] = [
     (148, 103, 189),
 ];
 
-/// The files [`write()`] makes.
-pub fn files(_bench: &Bench, out: &Path) -> Vec<PathBuf> {
-    vec![out.join("latency.png"), out.join("bytes.png")]
+/// The files [`write()`] makes: the live plots when scenes ran, the quality plot when the
+/// codec comparison ran.
+pub fn files(bench: &Bench, out: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if !bench.scenes.is_empty() {
+        files.extend([out.join("latency.png"), out.join("bytes.png")]);
+    }
+    if !bench.codec.is_empty() {
+        files.push(out.join("quality.png"));
+    }
+    files
 }
 
 /// Writes the plots into `out`.
 pub fn write(bench: &Bench, out: &Path) -> Result<()> {
     let mut painter = TextPainter::new().map_err(anyhow::Error::msg)?;
-    let latency = latency(bench, &mut painter)?;
-    latency.save(&out.join("latency.png"))?;
-    let bytes = bytes(bench, &mut painter)?;
-    bytes.save(&out.join("bytes.png"))?;
+    if !bench.scenes.is_empty() {
+        let latency = latency(bench, &mut painter)?;
+        latency.save(&out.join("latency.png"))?;
+        let bytes = bytes(bench, &mut painter)?;
+        bytes.save(&out.join("bytes.png"))?;
+    }
+    if !bench.codec.is_empty() {
+        quality(bench, &mut painter)?.save(&out.join("quality.png"))?;
+    }
     Ok(())
 }
 
@@ -291,6 +304,101 @@ fn bytes<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> {
             canvas.rect(x, y, width - 4.0, y0 - y, colour);
             canvas.text(x, y - 22.0, format!("{:.0}", run.summary.wire_kbit_s), 14);
         }
+    }
+    Ok(Plot { canvas, painter })
+}
+
+/// Rate and quality on identical frames: x264's sweep as a dashed curve per scene, sosdesk
+/// as a square; kbit/s on a log scale.
+fn quality<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> {
+    let mut canvas = Canvas::new()?;
+    let kbit_s = |bytes: u64, frames: usize, fps: f64| {
+        bytes as f64 * 8.0 / 1000.0 * fps / frames.max(1) as f64
+    };
+    let points: Vec<(f64, f64)> = bench
+        .codec
+        .iter()
+        .flat_map(|run| {
+            std::iter::once(&run.ours)
+                .chain(&run.x264)
+                .map(move |e| (kbit_s(e.bytes, e.frames, run.fps), e.psnr_mean_db))
+        })
+        .filter(|(rate, db)| *rate > 0.0 && db.is_finite())
+        .collect();
+    let (low, high) = points
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), (rate, _)| {
+            (lo.min(*rate), hi.max(*rate))
+        });
+    let (low, high) = (
+        10_f64.powf(low.max(1.0).log10().floor()),
+        10_f64.powf(high.max(10.0).log10().ceil()),
+    );
+    let (db_low, db_high) = points
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), (_, db)| {
+            (lo.min(*db), hi.max(*db))
+        });
+    let (db_low, db_high) = (
+        (db_low - 0.5).floor(),
+        (db_high + 0.5).ceil().max(db_low + 1.0),
+    );
+    let (x0, x1) = (LEFT, WIDTH as f32 - RIGHT);
+    let (y0, y1) = (HEIGHT as f32 - BOTTOM, TOP);
+    let x_of = |rate: f64| {
+        x0 + ((rate.max(low).log10() - low.log10()) / (high.log10() - low.log10())) as f32
+            * (x1 - x0)
+    };
+    let y_of = |db: f64| y0 - ((db - db_low) / (db_high - db_low)) as f32 * (y0 - y1);
+    let mut x_ticks = Vec::new();
+    let mut tick = low;
+    while tick <= high * 1.001 {
+        x_ticks.push((x_of(tick), format!("{tick}")));
+        tick *= 10.0;
+    }
+    let y_ticks: Vec<(f32, String)> = (db_low as i32..=db_high as i32)
+        .map(|db| (y_of(f64::from(db)), format!("{db} dB")))
+        .collect();
+    canvas.axes(&x_ticks, &y_ticks);
+    canvas.text(
+        LEFT,
+        16.0,
+        "Same frames: PSNR against kbit/s (dashed: x264 ultrafast -crf sweep, square: sosdesk)",
+        18,
+    );
+    canvas.text(
+        (x0 + x1) / 2.0 - 80.0,
+        HEIGHT as f32 - 32.0,
+        "kbit/s (log scale)",
+        LABEL_PX,
+    );
+    let mut legend_y = TOP;
+    for run in &bench.codec {
+        let colour = colour(&run.scene);
+        let mut sweep: Vec<(f32, f32)> = run
+            .x264
+            .iter()
+            .map(|e| {
+                (
+                    x_of(kbit_s(e.bytes, e.frames, run.fps)),
+                    y_of(e.psnr_mean_db),
+                )
+            })
+            .collect();
+        sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
+        canvas.line(&sweep, colour, 2.0, true);
+        for (x, y) in &sweep {
+            canvas.rect(x - 2.5, y - 2.5, 5.0, 5.0, colour);
+        }
+        let (x, y) = (
+            x_of(kbit_s(run.ours.bytes, run.ours.frames, run.fps)),
+            y_of(run.ours.psnr_mean_db),
+        );
+        canvas.rect(x - 7.0, y - 7.0, 14.0, 14.0, colour);
+        let legend_x = WIDTH as f32 - RIGHT + 20.0;
+        canvas.rect(legend_x, legend_y + 3.0, 14.0, 14.0, colour);
+        canvas.text(legend_x + 24.0, legend_y, run.scene.clone(), LABEL_PX);
+        legend_y += 26.0;
     }
     Ok(Plot { canvas, painter })
 }

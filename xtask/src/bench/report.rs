@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::meter::ProbeResult;
+use super::offline::{CodecRun, EqualQuality};
 
 /// A whole bench run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +31,25 @@ pub struct Bench {
     pub scenes: Vec<SceneRun>,
     /// What the `sos` app wrote with `--stats` when it ended (all scenes together).
     pub agent_stats: Option<serde_json::Value>,
+    /// The codec comparison on identical frames, per moving scene.
+    #[serde(default)]
+    pub codec: Vec<CodecRun>,
+}
+
+impl Bench {
+    /// A run of the codec comparison alone (`--codec-only`): no live scenes.
+    pub fn codec_only(seconds: f64) -> Self {
+        Self {
+            screen: String::from(super::SIZE),
+            seconds,
+            x264_crf: 0,
+            cores: std::thread::available_parallelism().map_or(0, usize::from),
+            peers: false,
+            scenes: Vec::new(),
+            agent_stats: None,
+            codec: Vec::new(),
+        }
+    }
 }
 
 /// One scene, every pipeline on it.
@@ -213,9 +233,105 @@ pub fn line(run: &PipelineRun) -> String {
     )
 }
 
-/// The Markdown tables: every figure, then the ratios to the x264 peer.
-pub fn table(bench: &Bench) -> String {
+/// One line about a codec comparison, for the console.
+pub fn codec_line(run: &CodecRun) -> String {
+    format!(
+        "sosdesk {:.0} kbit/s at {:.1} dB, {:.1} ms CPU per frame; x264 at equal quality: {} (bytes {}), throughput {} (CRF {})",
+        run.ours.bytes as f64 * 8.0 / 1000.0 * run.fps / run.ours.frames.max(1) as f64,
+        run.ours.psnr_mean_db,
+        run.ours.cpu_ms_per_frame,
+        run.x264_bytes_at_equal_quality.map_or_else(
+            || String::from("–"),
+            |theirs| {
+                let (prefix, bytes) = match theirs {
+                    EqualQuality::Exact(bytes) => ("", bytes),
+                    EqualQuality::MoreThan(bytes) => ("> ", bytes),
+                    EqualQuality::LessThan(bytes) => ("< ", bytes),
+                };
+                let kbit_s = bytes * 8.0 / 1000.0 * run.fps / run.ours.frames.max(1) as f64;
+                format!("{prefix}{kbit_s:.0} kbit/s")
+            }
+        ),
+        run.bytes_ratio()
+            .map_or_else(|| String::from("–"), |ratio| ratio.to_string()),
+        times(run.throughput_ratio()),
+        run.x264_nearest_crf
+            .map_or_else(|| String::from("–"), |crf| crf.to_string()),
+    )
+}
+
+fn times(value: Option<f64>) -> String {
+    value.map_or_else(|| String::from("–"), |value| format!("{value:.2}x"))
+}
+
+/// The codec comparison on identical frames: sosdesk, the x264 sweep, the ratios.
+fn codec_table(runs: &[CodecRun]) -> String {
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| scene | encoder | frames | kbit/s | PSNR dB (min) | CPU ms/frame | wall ms/frame |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|");
+    for run in runs {
+        for encoding in std::iter::once(&run.ours).chain(&run.x264) {
+            let name = encoding.crf.map_or_else(
+                || encoding.encoder.clone(),
+                |crf| format!("{} -crf {crf}", encoding.encoder),
+            );
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.0} | {:.1} ({:.1}) | {:.1} | {:.1} |",
+                run.scene,
+                name,
+                encoding.frames,
+                encoding.bytes as f64 * 8.0 / 1000.0 * run.fps / encoding.frames.max(1) as f64,
+                encoding.psnr_mean_db,
+                encoding.psnr_min_db,
+                encoding.cpu_ms_per_frame,
+                encoding.wall_ms_per_frame,
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| scene | sosdesk PSNR dB | sosdesk / x264 bytes at equal PSNR | sosdesk / x264 frames per CPU second (CRF) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {} | {} ({}) |",
+            run.scene,
+            run.ours.psnr_mean_db,
+            run.bytes_ratio()
+                .map_or_else(|| String::from("–"), |ratio| ratio.to_string()),
+            times(run.throughput_ratio()),
+            run.x264_nearest_crf
+                .map_or_else(|| String::from("–"), |crf| crf.to_string()),
+        );
+    }
+    out
+}
+
+/// The Markdown tables: every figure, then the ratios to the x264 peer, then the codec
+/// comparison on identical frames.
+pub fn table(bench: &Bench) -> String {
+    let mut out = live_table(bench);
+    if !bench.codec.is_empty() {
+        if !out.is_empty() {
+            let _ = writeln!(out);
+        }
+        out.push_str(&codec_table(&bench.codec));
+    }
+    out
+}
+
+fn live_table(bench: &Bench) -> String {
+    let mut out = String::new();
+    if bench.scenes.is_empty() {
+        return out;
+    }
     let _ = writeln!(
         out,
         "| scene | pipeline | p50 ms | p95 ms | p99 ms | fps | decoded/s | kbit/s | PSNR dB (min) | first frame ms | CPU % (sender / gateway / viewer) |"
@@ -326,15 +442,26 @@ fn markdown(bench: &Bench) -> String {
          The echo scene is the typing scene driven by the technician: the probe sends a key \
          every 100 ms through sosdesk, the `sos` app injects it, and the scene types the next \
          character as soon as the key reaches the screen; input to pixel runs from sending \
-         the key to decoding the picture that shows its character (the peer has no input path).",
+         the key to decoding the picture that shows its character (the peer has no input path). \
+         The codec comparison renders each moving scene in memory and gives the very same \
+         frames to sosdesk's encoder (the `sos` app's settings) and to x264 ultrafast \
+         zerolatency at a sweep of -crf values; one decoder decodes both, PSNR is against the \
+         source frames, x264's bytes at sosdesk's PSNR are interpolated (log-linear) along the \
+         sweep, and throughput counts frames per CPU second including the colour conversion.",
         bench.screen, bench.seconds, bench.cores, bench.x264_crf
     );
     let _ = writeln!(out);
     out.push_str(&table(bench));
-    let _ = writeln!(out);
-    let _ = writeln!(out, "![latency](latency.png)");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "![bytes](bytes.png)");
+    if !bench.scenes.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "![latency](latency.png)");
+        let _ = writeln!(out);
+        let _ = writeln!(out, "![bytes](bytes.png)");
+    }
+    if !bench.codec.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "![quality](quality.png)");
+    }
     out
 }
 
@@ -402,6 +529,7 @@ mod tests {
                 pipelines: vec![ours, theirs],
             }],
             agent_stats: None,
+            codec: Vec::new(),
         };
         let table = table(&bench);
         assert!(
