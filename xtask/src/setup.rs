@@ -46,6 +46,7 @@ const PACKAGES: &[(&str, &str)] = &[
         "ffmpeg",
         "ffprobe/ffplay for recordings, the x264 peer of the bench",
     ),
+    ("x11vnc", "the VNC peer of the bench"),
     ("ca-certificates", "TLS to the package registries"),
     ("g++", "libFuzzer, built for the fuzz targets"),
 ];
@@ -58,6 +59,7 @@ const TOOLS: &[(&str, &str)] = &[
     ("xdotool", "xdotool"),
     ("xclip", "xclip"),
     ("ffprobe", "ffmpeg"),
+    ("x11vnc", "x11vnc"),
 ];
 
 /// `cargo xtask setup`: a header, [`install`], the time it took.

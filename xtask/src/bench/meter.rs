@@ -50,6 +50,8 @@ pub struct ProbeResult {
     #[serde(default)]
     pub keys_sent: u64,
     /// PSNR of the sampled pictures against the scene's source, in dB.
+    /// A lossless picture is infinitely good: `null` in the JSON, which has no infinity.
+    #[serde(with = "lossless_as_null")]
     pub psnr_db: Vec<f64>,
     /// Encoded video bytes received in the window (H.264 payload, without transport).
     pub payload_bytes: u64,
@@ -303,4 +305,40 @@ fn psnr_thread(kind: SceneKind, samples: &Receiver<Sample>) -> (Vec<f64>, f64) {
         ));
     }
     (psnr, cpu::this_thread_seconds(ticks).unwrap_or(0.0))
+}
+
+/// PSNR lists in JSON: an identical picture's infinite PSNR as `null`, and back.
+mod lossless_as_null {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
+        values
+            .iter()
+            .map(|value| value.is_finite().then_some(*value))
+            .collect::<Vec<_>>()
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(deserializer)?
+            .into_iter()
+            .map(|value| value.unwrap_or(f64::INFINITY))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProbeResult;
+
+    #[test]
+    fn lossless_pictures_survive_the_json_round_trip() {
+        let result = ProbeResult {
+            psnr_db: vec![41.5, f64::INFINITY],
+            ..ProbeResult::default()
+        };
+        let json = serde_json::to_string(&result).unwrap();
+        let back: ProbeResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.psnr_db, [41.5, f64::INFINITY]);
+    }
 }

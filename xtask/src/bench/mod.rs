@@ -24,6 +24,7 @@ mod plot;
 pub mod probe;
 mod report;
 pub mod scene;
+mod vnc;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Only sosdesk: do not run the ffmpeg/x264 peer.
+    /// Only sosdesk: do not run the peers (ffmpeg/x264 and x11vnc).
     #[arg(long)]
     pub no_peers: bool,
 
@@ -271,9 +272,10 @@ fn scene(context: &Harness<'_>, kind: SceneKind) -> Result<SceneRun> {
         line.starts_with("ready")
     })?;
     let mut pipelines = vec![sosdesk(context, kind)?];
-    // The peer has no input path: the echo scene is sosdesk's alone.
+    // The peers have no input path here: the echo scene is sosdesk's alone.
     if !context.args.no_peers && kind != SceneKind::Echo {
         pipelines.push(x264(context, kind)?);
+        pipelines.push(vnc(context, kind)?);
     }
     if let Some(status) = drawer.try_wait()? {
         bail!(
@@ -288,6 +290,60 @@ fn scene(context: &Harness<'_>, kind: SceneKind) -> Result<SceneRun> {
         scene_fps: kind.fps(),
         pipelines,
     })
+}
+
+fn vnc(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|socket| socket.local_addr())
+        .context("could not find a free TCP port on 127.0.0.1")?
+        .port();
+    let started_ms = draw::unix_ms() as f64;
+    let mut server = Launch::new("x11vnc", vnc::server_command(&context.display, port))
+        .output(Output::Log(context.logs.join(format!("x11vnc-{kind}.log"))))
+        .spawn()?;
+    let server_address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    while std::net::TcpStream::connect(server_address).is_err() {
+        context.shutdown.check()?;
+        if let Some(status) = server.try_wait()? {
+            bail!(
+                "x11vnc stopped at start ({}){}",
+                describe_exit(status),
+                server.tail()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "x11vnc did not listen within {READY_TIMEOUT:?}{}",
+                server.tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let relay = vnc::CountingRelay::start(server_address)?;
+    let out = context.temp.join(format!("probe-{kind}-vnc.json"));
+    let mut cmd = probe_command(context, kind, &out)?;
+    cmd.args(["vnc", "--address", &relay.address().to_string()]);
+    let probe = Launch::new("probe (vnc)", cmd)
+        .output(Output::Log(
+            context.logs.join(format!("probe-{kind}-vnc.log")),
+        ))
+        .watch_stdout()
+        .spawn()?;
+    let processes = [("encoder", server.id())];
+    let (result, cpu, wire_bytes) = probe_window(context, "vnc", probe, &out, &processes, &|| {
+        relay.received()
+    })?;
+    drop(server);
+    drop(relay);
+    let first_frame_ms = result.first_frame_unix_ms.map(|first| first - started_ms);
+    Ok(PipelineRun::new(
+        "x11vnc",
+        result,
+        wire_bytes,
+        cpu,
+        first_frame_ms,
+    ))
 }
 
 /// CPU seconds of each named process.

@@ -56,6 +56,24 @@ pub fn write(bench: &Bench, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// How a line is drawn: sosdesk solid, x264 dashed, x11vnc dotted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dash {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+impl Dash {
+    fn of(pipeline: &str) -> Self {
+        match pipeline {
+            "sosdesk" => Self::Solid,
+            "x264" => Self::Dashed,
+            _ => Self::Dotted,
+        }
+    }
+}
+
 /// A picture being drawn: shapes first, then text on top.
 struct Canvas {
     pixmap: Pixmap,
@@ -73,7 +91,7 @@ impl Canvas {
         })
     }
 
-    fn line(&mut self, points: &[(f32, f32)], colour: (u8, u8, u8), width: f32, dashed: bool) {
+    fn line(&mut self, points: &[(f32, f32)], colour: (u8, u8, u8), width: f32, dash: Dash) {
         let mut builder = PathBuilder::new();
         for (index, &(x, y)) in points.iter().enumerate() {
             if index == 0 {
@@ -90,10 +108,10 @@ impl Canvas {
         paint.anti_alias = true;
         let stroke = Stroke {
             width,
-            dash: if dashed {
-                StrokeDash::new(vec![10.0, 6.0], 0.0)
-            } else {
-                None
+            dash: match dash {
+                Dash::Solid => None,
+                Dash::Dashed => StrokeDash::new(vec![10.0, 6.0], 0.0),
+                Dash::Dotted => StrokeDash::new(vec![2.0, 5.0], 0.0),
             },
             ..Stroke::default()
         };
@@ -120,13 +138,13 @@ impl Canvas {
         let (x0, y0) = (LEFT, HEIGHT as f32 - BOTTOM);
         let (x1, y1) = (WIDTH as f32 - RIGHT, TOP);
         for (y, label) in y_ticks {
-            self.line(&[(x0, *y), (x1, *y)], (225, 225, 225), 1.0, false);
+            self.line(&[(x0, *y), (x1, *y)], (225, 225, 225), 1.0, Dash::Solid);
             self.text(8.0, y - 9.0, label.clone(), LABEL_PX);
         }
         for (x, label) in x_ticks {
             self.text(x - 12.0, y0 + 10.0, label.clone(), LABEL_PX);
         }
-        self.line(&[(x0, y1), (x0, y0), (x1, y0)], (0, 0, 0), 1.5, false);
+        self.line(&[(x0, y1), (x0, y0), (x1, y0)], (0, 0, 0), 1.5, Dash::Solid);
     }
 
     fn save(self, path: &Path, painter: &mut TextPainter) -> Result<()> {
@@ -207,7 +225,7 @@ fn latency<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> 
     canvas.text(
         LEFT,
         16.0,
-        "Glass-to-glass latency, cumulative share of frames (solid: sosdesk, dashed: x264)",
+        "Glass-to-glass latency, cumulative share of frames (solid: sosdesk, dashed: x264, dotted: x11vnc)",
         18,
     );
     canvas.text(
@@ -229,9 +247,9 @@ fn latency<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> 
             for (index, value) in sorted.iter().enumerate() {
                 points.push((x_of(*value), y_of((index + 1) as f64 / count)));
             }
-            let dashed = run.pipeline != "sosdesk";
+            let dash = Dash::of(&run.pipeline);
             let colour = colour(&scene.scene);
-            canvas.line(&points, colour, 2.5, dashed);
+            canvas.line(&points, colour, 2.5, dash);
             let legend_x = WIDTH as f32 - RIGHT + 20.0;
             canvas.line(
                 &[
@@ -240,7 +258,7 @@ fn latency<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> 
                 ],
                 colour,
                 2.5,
-                dashed,
+                dash,
             );
             canvas.text(
                 legend_x + 50.0,
@@ -286,7 +304,7 @@ fn bytes<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> {
     canvas.text(
         LEFT,
         16.0,
-        "Bytes on the wire towards the viewer, kbit/s (dark: sosdesk, light: x264)",
+        "Bytes on the wire towards the viewer, kbit/s (dark: sosdesk, light: x264, lightest: x11vnc)",
         18,
     );
     for (index, scene) in bench.scenes.iter().enumerate() {
@@ -294,10 +312,10 @@ fn bytes<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> {
         let width = slot * 0.7 / bars;
         for (bar, run) in scene.pipelines.iter().enumerate() {
             let (r, g, b) = colour(&scene.scene);
-            let colour = if run.pipeline == "sosdesk" {
-                (r, g, b)
-            } else {
-                (r / 2 + 128, g / 2 + 128, b / 2 + 128)
+            let colour = match Dash::of(&run.pipeline) {
+                Dash::Solid => (r, g, b),
+                Dash::Dashed => (r / 2 + 128, g / 2 + 128, b / 2 + 128),
+                Dash::Dotted => (r / 4 + 192, g / 4 + 192, b / 4 + 192),
             };
             let x = x0 + slot * index as f32 + slot * 0.15 + width * bar as f32;
             let y = y_of(run.summary.wire_kbit_s);
@@ -386,7 +404,7 @@ fn quality<'a>(bench: &Bench, painter: &'a mut TextPainter) -> Result<Plot<'a>> 
             })
             .collect();
         sweep.sort_by(|a, b| a.0.total_cmp(&b.0));
-        canvas.line(&sweep, colour, 2.0, true);
+        canvas.line(&sweep, colour, 2.0, Dash::Dashed);
         for (x, y) in &sweep {
             canvas.rect(x - 2.5, y - 2.5, 5.0, 5.0, colour);
         }

@@ -78,6 +78,12 @@ pub enum Source {
         #[arg(long, default_value = "1920x1080")]
         size: String,
     },
+    /// The VNC peer: an RFB server (x11vnc), read with the bench's RFB client.
+    Vnc {
+        /// The server's (or a relay's) address.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: String,
+    },
 }
 
 /// Runs the probe and writes its result.
@@ -97,6 +103,7 @@ pub fn run(args: &ProbeArgs, shutdown: &Shutdown) -> Result<()> {
             shutdown,
         )?,
         Source::X264 { port, size } => x264(args, *port, size, shutdown)?,
+        Source::Vnc { address } => vnc(args, address, shutdown)?,
     };
     let json = serde_json::to_vec(&result)?;
     std::fs::write(&args.out, json)
@@ -340,4 +347,50 @@ fn x264(args: &ProbeArgs, port: u16, size: &str, shutdown: &Shutdown) -> Result<
     drop(child);
     let _ = reader.join();
     measured
+}
+
+fn vnc(args: &ProbeArgs, address: &str, shutdown: &Shutdown) -> Result<ProbeResult> {
+    let measurement = Measurement::start(args.scene, unix_micros() as f64 / 1000.0)?;
+    let stream = std::net::TcpStream::connect(address)
+        .with_context(|| format!("could not connect to the VNC server at {address}"))?;
+    stream.set_nodelay(true)?;
+    // The reading thread ends on a read error; closing the socket at the end unblocks it.
+    let closer = stream.try_clone()?;
+    let mut client = super::vnc::Client::connect(stream)?;
+    let meter = measurement.meter.clone();
+    let reader = std::thread::Builder::new()
+        .name("bench-vnc-read".into())
+        .spawn(move || -> Result<()> {
+            loop {
+                client.next_update()?;
+                let decoded_unix_micros = unix_micros();
+                let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
+                if meter.is_closed() {
+                    return Ok(());
+                }
+                meter.picture(&Picture {
+                    bgra: &client.bgra,
+                    width: client.width,
+                    height: client.height,
+                    decoded_unix_micros,
+                    capture_to_decoded_ms: None,
+                    payload_total: 0,
+                });
+            }
+        })?;
+    let finished = || reader.is_finished();
+    // The viewer is this process: the RFB client decodes here (the code reading too, as
+    // for sosdesk).
+    let measured = measurement.run_window(
+        args.seconds,
+        FIRST_TIMEOUT,
+        shutdown,
+        &finished,
+        ViewerCpu::ThisProcess,
+    );
+    let _ = closer.shutdown(std::net::Shutdown::Both);
+    match reader.join() {
+        Ok(Err(error)) if measured.is_err() => Err(error.context("the VNC client stopped")),
+        _ => measured,
+    }
 }
