@@ -230,6 +230,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .or(file.organisation.clone())
                     .unwrap_or_else(|| "sosdesk".into()),
                 licence_keys: file.licence_keys.clone(),
+                pin_limits: file.pin_limits.limits()?,
             })
             .await
         }

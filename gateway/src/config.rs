@@ -1,6 +1,7 @@
 //! `gateway.toml`: every `serve` flag can also be set in the file; a flag given on the
 //! command line wins over the file, and the file over the defaults.
 
+use crate::domain::ratelimit::Limits;
 use anyhow::Context;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -25,6 +26,61 @@ pub struct FileConfig {
     /// Public keys (base64 ed25519) of the licence authority.
     #[serde(default)]
     pub licence_keys: Vec<String>,
+    /// Limits on PIN guessing (`[pin_limits]`).
+    #[serde(default)]
+    pub pin_limits: PinLimitsFile,
+}
+
+/// `[pin_limits]`: every key optional, the defaults of [`Limits::default`] otherwise.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PinLimitsFile {
+    /// Counting window, minutes.
+    pub window_minutes: Option<u32>,
+    /// Wrong PINs from one address within the window before it is blocked.
+    pub per_address: Option<u32>,
+    /// Wrong PINs from one network (/24, /56) within the window before it is blocked.
+    pub per_network: Option<u32>,
+    /// Wrong PINs gateway-wide within the window before PIN registration switches off.
+    pub gateway_wide: Option<u32>,
+    /// First block, minutes (doubling on each repeat).
+    pub first_block_minutes: Option<u32>,
+    /// Longest block, hours.
+    pub longest_block_hours: Option<u32>,
+}
+
+impl PinLimitsFile {
+    /// The limits these settings give, checked.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let defaults = Limits::default();
+        let positive = |value: Option<u32>, name: &str| -> anyhow::Result<Option<u32>> {
+            match value {
+                Some(0) => anyhow::bail!("pin_limits.{name} must be at least 1"),
+                other => Ok(other),
+            }
+        };
+        let limits = Limits {
+            window: positive(self.window_minutes, "window_minutes")?
+                .map_or(defaults.window, |m| i64::from(m) * 60),
+            per_ip_failures: positive(self.per_address, "per_address")?
+                .unwrap_or(defaults.per_ip_failures),
+            per_net_failures: positive(self.per_network, "per_network")?
+                .unwrap_or(defaults.per_net_failures),
+            global_failures: positive(self.gateway_wide, "gateway_wide")?
+                .unwrap_or(defaults.global_failures),
+            block: positive(self.first_block_minutes, "first_block_minutes")?
+                .map_or(defaults.block, |m| i64::from(m) * 60),
+            max_block: positive(self.longest_block_hours, "longest_block_hours")?
+                .map_or(defaults.max_block, |h| i64::from(h) * 3600),
+            max_tracked: defaults.max_tracked,
+        };
+        if limits.max_block < limits.block {
+            anyhow::bail!(
+                "pin_limits.longest_block_hours is shorter than first_block_minutes: the first block could never happen"
+            );
+        }
+        Ok(limits)
+    }
 }
 
 impl FileConfig {
@@ -60,9 +116,31 @@ mod tests {
         .unwrap();
         let config: FileConfig = toml::from_str(&text).unwrap();
         assert_eq!(config.listen, Some("0.0.0.0:8443".parse().unwrap()));
+        assert_eq!(config.pin_limits.limits().unwrap(), Limits::default());
         assert!(
             toml::from_str::<FileConfig>("lisen = \"x\"").is_err(),
             "typos are refused"
         );
+    }
+
+    #[test]
+    fn pin_limits_are_read_in_human_units_and_checked() {
+        let config: FileConfig = toml::from_str(
+            "[pin_limits]\nper_address = 3\ngateway_wide = 50\nfirst_block_minutes = 5\nlongest_block_hours = 2\n",
+        )
+        .unwrap();
+        let limits = config.pin_limits.limits().unwrap();
+        assert_eq!(limits.per_ip_failures, 3);
+        assert_eq!(limits.global_failures, 50);
+        assert_eq!((limits.block, limits.max_block), (300, 7200));
+        assert_eq!(limits.window, Limits::default().window);
+        let zero: FileConfig = toml::from_str("[pin_limits]\nper_address = 0\n").unwrap();
+        let error = zero.pin_limits.limits().unwrap_err().to_string();
+        assert!(error.contains("per_address must be at least 1"), "{error}");
+        let upside_down: FileConfig =
+            toml::from_str("[pin_limits]\nfirst_block_minutes = 120\nlongest_block_hours = 1\n")
+                .unwrap();
+        assert!(upside_down.pin_limits.limits().is_err());
+        assert!(toml::from_str::<FileConfig>("[pin_limits]\nper_adress = 3\n").is_err());
     }
 }

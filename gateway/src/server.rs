@@ -30,6 +30,8 @@ pub struct ServeConfig {
     pub organisation: String,
     /// Public keys of the licence authority.
     pub licence_keys: Vec<String>,
+    /// Limits on PIN guessing.
+    pub pin_limits: crate::domain::ratelimit::Limits,
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -68,7 +70,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("https://{host}:{}", https_addr.port()));
-    let desk = Arc::new(Desk::new(
+    let mut desk = Desk::new(
         store,
         keys,
         Arc::new(SystemClock),
@@ -76,7 +78,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         config.organisation.clone(),
         quic_addr.port(),
         config.licence_keys.clone(),
-    )?);
+    )?;
+    desk.pin_limiter =
+        std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(config.pin_limits));
+    let desk = Arc::new(desk);
     match desk.licence_view() {
         Ok(l) if l.mode == "evaluation" => tracing::warn!(
             "no licence installed: evaluation mode ({} technician seats) until {}",
