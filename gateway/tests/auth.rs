@@ -137,3 +137,53 @@ async fn password_guessing_is_blocked_per_network_and_a_logout_revokes_the_token
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
 }
+
+#[tokio::test]
+async fn pin_guessing_across_the_gateway_warns_administrators_until_it_ends() {
+    use sos_gateway::domain::ratelimit::{Limits, PinLimiter};
+    let gw = Gw::new();
+    let admin = gw.login("ann@example.com").await;
+    let technician = gw.login("tina@example.com").await;
+    let (status, alerts) = gw
+        .call(Method::GET, "/api/v1/alerts", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{alerts}");
+    assert_eq!(alerts, json!([]), "all is well at first");
+
+    *gw.desk.pin_limiter.lock().unwrap() = PinLimiter::new(Limits {
+        global_failures: 30,
+        ..Limits::default()
+    });
+    for n in 0..30_u8 {
+        let from = std::net::IpAddr::from([198, 18, n, 7]);
+        gw.desk
+            .pin_limiter
+            .lock()
+            .unwrap()
+            .failure(from, support::T0);
+    }
+    let (status, alerts) = gw
+        .call(Method::GET, "/api/v1/alerts", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{alerts}");
+    assert_eq!(alerts[0]["kind"], "link_only", "{alerts}");
+    let message = alerts[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("More than 30 wrong PINs")
+            && message.contains("10 more minutes")
+            && message.contains("session link"),
+        "{message}"
+    );
+    assert_eq!(alerts[0]["until"], support::T0 + 600);
+
+    let (status, body) = gw
+        .call(Method::GET, "/api/v1/alerts", Some(&technician), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only administrators: {body}");
+
+    gw.clock.advance(600);
+    let (_, alerts) = gw
+        .call(Method::GET, "/api/v1/alerts", Some(&admin), None)
+        .await;
+    assert_eq!(alerts, json!([]), "the warning ends with the window");
+}

@@ -322,6 +322,18 @@ pub struct LicenceView {
     pub problem: Option<String>,
 }
 
+/// `GET /api/v1/alerts` item: something an administrator should know now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertView {
+    /// `link_only` (PIN guessing switched PIN registration off) or `licence`.
+    pub kind: String,
+    /// What happened and what it means, for people.
+    pub message: String,
+    /// When it ends by itself, seconds since the epoch (`None`: until someone acts).
+    pub until: Option<i64>,
+}
+
 /// One change of a session, as the live event stream sends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -5,8 +5,8 @@ use crate::service::Desk;
 use axum::Json;
 use axum::extract::{Path, State};
 use sos_transport::api::{
-    ChannelUpdate, ChannelView, ErrorBody, LicenceView, NewChannelRequest, NewUserRequest,
-    RoleView, UserView,
+    AlertView, ChannelUpdate, ChannelView, ErrorBody, LicenceView, NewChannelRequest,
+    NewUserRequest, RoleView, UserView,
 };
 use std::sync::Arc;
 
@@ -110,4 +110,12 @@ pub async fn set_role(
     responses((status = 200, body = LicenceView)))]
 pub async fn licence(State(desk): State<Arc<Desk>>, Auth(_user): Auth) -> ApiResult<LicenceView> {
     Ok(Json(counted(&desk, desk.licence_view())?))
+}
+
+/// What administrators should know now (needs `manage_users`): PIN registration switched
+/// off by guessing, a licence that refuses sessions. Empty when all is well.
+#[utoipa::path(get, path = "/api/v1/alerts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AlertView>), (status = 403, body = ErrorBody)))]
+pub async fn alerts(State(desk): State<Arc<Desk>>, Auth(user): Auth) -> ApiResult<Vec<AlertView>> {
+    Ok(Json(counted(&desk, desk.alerts(&user))?))
 }

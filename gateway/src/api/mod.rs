@@ -83,6 +83,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .routes(routes!(admin::users, admin::add_user))
         .routes(routes!(admin::roles, admin::set_role))
         .routes(routes!(admin::licence))
+        .routes(routes!(admin::alerts))
         .routes(routes!(events::events))
         .split_for_parts();
     let doc = Arc::new(doc);

@@ -138,6 +138,16 @@ impl PinLimiter {
         Ok(())
     }
 
+    /// Until when PIN registration is off gateway-wide (links still work), if it is at `now`.
+    pub fn link_only_until(&self, now: UnixSeconds) -> Option<UnixSeconds> {
+        (now < self.link_only_until).then_some(self.link_only_until)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Records a wrong PIN from `ip`; returns true when this switched the gateway to
     /// link-only registration (admins are warned).
     pub fn failure(&mut self, ip: IpAddr, now: UnixSeconds) -> bool {
@@ -258,6 +268,8 @@ mod tests {
         }
         assert!(switched);
         assert_eq!(l.check(ip("203.0.113.9"), 1), Err(Blocked::LinkOnly));
+        assert_eq!(l.link_only_until(1), Some(600));
+        assert_eq!(l.link_only_until(600), None);
         assert_eq!(l.check(ip("203.0.113.9"), 601), Ok(()));
     }
 

@@ -4,7 +4,7 @@ use super::{Desk, DeskError};
 use crate::domain::access::Permission;
 use crate::domain::licence::{self, Entitlement};
 use crate::store::{Channel, User};
-use sos_transport::api::{ChannelUpdate, ChannelView, LicenceView, RoleView, UserView};
+use sos_transport::api::{AlertView, ChannelUpdate, ChannelView, LicenceView, RoleView, UserView};
 use std::collections::BTreeSet;
 
 /// Shortest channel session expiry: 30 minutes.
@@ -213,6 +213,41 @@ impl Desk {
         }
         self.store.set_role(&role.name, &permissions)?;
         Ok(role.clone())
+    }
+
+    /// What administrators (manage_users) should know now: PIN registration switched off by
+    /// guessing, a licence that refuses sessions.
+    pub fn alerts(&self, user: &User) -> Result<Vec<AlertView>, DeskError> {
+        self.actor(user)?
+            .require(Permission::ManageUsers, "reading the gateway's alerts")?;
+        let now = self.clock.now();
+        let mut alerts = Vec::new();
+        let limiter = self.pin_limiter.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = limiter.link_only_until(now) {
+            let limits = limiter.limits();
+            alerts.push(AlertView {
+                kind: "link_only".into(),
+                message: format!(
+                    "More than {} wrong PINs reached the gateway within {} minutes, from many \
+                     addresses: PIN registration is off for {} more minutes. End users who \
+                     start the app from their session link still connect; tell the others to \
+                     use the link.",
+                    limits.global_failures,
+                    limits.window / 60,
+                    ((until - now) + 59) / 60
+                ),
+                until: Some(until),
+            });
+        }
+        drop(limiter);
+        if let Some(problem) = self.licence_view()?.problem {
+            alerts.push(AlertView {
+                kind: "licence".into(),
+                message: format!("Support sessions are refused: {problem}"),
+                until: None,
+            });
+        }
+        Ok(alerts)
     }
 
     /// Licence status, for the console and `sos-gateway licence show`.
