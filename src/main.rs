@@ -14,8 +14,8 @@ use sos_agent::preset::PresetError;
 use sos_agent::shield::Shield;
 use sos_agent::ui::{self, Ended, Launch, paint::Look};
 use sos_agent::{
-    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, Report, SessionConfig, console,
-    machine,
+    AgentConfig, CertFingerprint, Command, Finish, JoinError, Pin, Report, Secret, SessionConfig,
+    console, machine,
 };
 use sos_branding::{Branding, Colours};
 use std::io::{BufRead, IsTerminal, Write};
@@ -175,6 +175,9 @@ fn main() -> anyhow::Result<ExitCode> {
         },
     };
     let shield = Shield::default();
+    // A download from the session link carries its token in the file name: sent along, it
+    // keeps registration open while the gateway refuses PINs from guessers.
+    let link = branded::own_token().map(|token| Secret::new(token.expose().to_owned()));
     let config = {
         let trust = target.trust.clone();
         let machine_name = args.name.clone().unwrap_or_else(machine::machine_name);
@@ -185,6 +188,7 @@ fn main() -> anyhow::Result<ExitCode> {
             gateway,
             trust: trust.clone(),
             pin,
+            link: link.clone(),
             machine_name: machine_name.clone(),
             os: machine::os_description(),
             session: SessionConfig {

@@ -9,7 +9,7 @@ use crate::notice::{Console, Notice, sanitize};
 use sos_transport::endpoint::{self, EndpointError};
 use sos_transport::framing::{self, WireError};
 use sos_transport::wire::{AgentHello, DisplayInfo, Hello, MonitorInfo, Refusal, ToAgent};
-use sos_transport::{Pin, Trust};
+use sos_transport::{Pin, Secret, Trust};
 use std::time::Duration;
 
 /// Longest wait for the gateway's answer to the registration.
@@ -81,6 +81,8 @@ pub struct Registration {
     pub displays: Vec<DisplayInfo>,
     /// Monitors of the shared screen, left to right.
     pub monitors: Vec<MonitorInfo>,
+    /// The session link's token, when the app knows it.
+    pub link: Option<Secret<String>>,
 }
 
 /// A registered connection.
@@ -122,6 +124,7 @@ pub async fn join(
         version: env!("CARGO_PKG_VERSION").to_string(),
         displays: registration.displays,
         monitors: registration.monitors,
+        link: registration.link,
     });
     framing::write_message(&mut send, &hello)
         .await

@@ -40,7 +40,7 @@ pub use join::JoinError;
 pub use notice::{Console, Notice, StdoutConsole};
 pub use session::{Finish, SessionConfig};
 pub use shell::{AgentConfig, Report, run};
-pub use sos_transport::{CertFingerprint, KeyFingerprint, Pin, PinError, Trust};
+pub use sos_transport::{CertFingerprint, KeyFingerprint, Pin, PinError, Secret, Trust};
 
 #[cfg(test)]
 mod shell_tests;

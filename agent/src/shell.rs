@@ -19,7 +19,7 @@ use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
 use sos_transport::wire::{DisplayInfo, EndReason, FromAgent, ToAgent, close_code};
-use sos_transport::{Pin, Trust};
+use sos_transport::{Pin, Secret, Trust};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -37,6 +37,8 @@ pub struct AgentConfig {
     pub trust: Trust,
     /// The session PIN.
     pub pin: Pin,
+    /// The session link's token, when the app knows it (its download's file name).
+    pub link: Option<Secret<String>>,
     /// Name shown to the technician.
     pub machine_name: String,
     /// Operating system description.
@@ -101,6 +103,7 @@ pub async fn run(
         os: config.os.clone(),
         displays,
         monitors: layout.monitors.clone(),
+        link: config.link.clone(),
     };
     let mut joined = tokio::select! {
         joined = join::join(registration.clone(), console) => joined?,

@@ -81,6 +81,7 @@ impl Agent {
             gateway: gateway.address(),
             trust: Trust::Pinned(vec![pin]),
             pin: Pin::parse("123-456-789").unwrap(),
+            link: None,
             machine_name: "pc-01".into(),
             os: "Test OS".into(),
             session: SessionConfig {

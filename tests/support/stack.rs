@@ -34,8 +34,14 @@ impl Gateway {
     /// Like [`Gateway::start`], with more technicians: (e-mail, name) pairs, each with the
     /// same password (log in with [`Desk::login_as`]).
     pub fn start_with(work: &Path, more: &[(&str, &str)]) -> Self {
-        let data = work.join("gateway");
-        let data = data.to_str().unwrap();
+        let data = Self::add_users(work, more);
+        Self::serve(&data, "127.0.0.1:0", "127.0.0.1:0")
+    }
+
+    /// Adds the technicians to a new data folder `work/gateway`; returns the folder.
+    fn add_users(work: &Path, more: &[(&str, &str)]) -> PathBuf {
+        let folder = work.join("gateway");
+        let data = folder.to_str().unwrap();
         let gateway_bin = binary("sos-gateway");
         for (email, name) in [(EMAIL, "Tina Tech")].iter().chain(more) {
             let out = run(
@@ -58,13 +64,29 @@ impl Gateway {
             );
             assert!(out.status.success(), "user add: {}", describe(&out));
         }
-        Self::serve(Path::new(data), "127.0.0.1:0", "127.0.0.1:0")
+        folder
+    }
+
+    /// Like [`Gateway::start`], with `gateway_toml` as the gateway's configuration file.
+    pub fn start_configured(work: &Path, gateway_toml: &str) -> Self {
+        let config = work.join("gateway.toml");
+        std::fs::write(&config, gateway_toml).unwrap();
+        let data = Self::add_users(work, &[]);
+        Self::serve_configured(&data, "127.0.0.1:0", "127.0.0.1:0", Some(&config))
     }
 
     /// Starts `sos-gateway serve` on an existing data folder and the given addresses (port 0:
     /// a free one) and reads the addresses and fingerprint it prints.
     pub fn serve(data: &Path, listen: &str, quic: &str) -> Self {
+        Self::serve_configured(data, listen, quic, None)
+    }
+
+    /// Like [`Gateway::serve`], reading the configuration file `config` when given.
+    pub fn serve_configured(data: &Path, listen: &str, quic: &str, config: Option<&Path>) -> Self {
         let mut serve = Command::new(binary("sos-gateway"));
+        if let Some(config) = config {
+            serve.arg("--config").arg(config);
+        }
         serve.arg("serve").arg("--data").arg(data);
         serve.args(["--listen", listen, "--quic", quic]);
         serve.args(["--organisation", "Example Support"]);

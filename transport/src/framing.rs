@@ -209,6 +209,7 @@ mod tests {
                     height: 1024,
                     primary: false,
                 }],
+                link: Some(Secret::new("AbCdEfGhIjKlMnOpQrStUv".into())),
             }),
             Hello::Viewer(ViewerHello {
                 token: Secret::new("t".repeat(40)),

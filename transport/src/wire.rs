@@ -47,6 +47,10 @@ pub struct AgentHello {
     /// Monitors making up the shared screen, left to right (empty when unknown: the screen
     /// is then one monitor).
     pub monitors: Vec<MonitorInfo>,
+    /// The session link's token when the app knows it (from its download's file name):
+    /// proof that the end user holds the link, so PIN registration stays open to them
+    /// while the gateway refuses PINs from guessers.
+    pub link: Option<Secret<String>>,
 }
 
 /// One screen of the end user's machine.

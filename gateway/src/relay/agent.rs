@@ -39,12 +39,19 @@ pub(super) async fn serve(
     }
     let ip = connection.remote_address().ip();
     let now = desk.clock.now();
+    // The holder of a session's link is not guessing: the limits on PIN guessing (blocked
+    // addresses, link-only mode) do not apply to them, for that session's PIN only.
+    let linked = hello
+        .link
+        .as_ref()
+        .and_then(|token| sos_branding::LinkToken::parse(token.expose()))
+        .and_then(|token| desk.store.session_by_link(token.expose()).ok().flatten());
     let blocked = desk
         .pin_limiter
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .check(ip, now);
-    if blocked.is_err() {
+    if blocked.is_err() && linked.is_none() {
         return refuse(
             &connection,
             &mut send,
@@ -54,7 +61,10 @@ pub(super) async fn serve(
         .await;
     }
     let registering = desk.agent_registering(hello.pin.expose())?;
-    let Some(row) = registering.filter(|r| !desk.live.agent_online(&r.session.id)) else {
+    let Some(row) = registering
+        .filter(|r| !desk.live.agent_online(&r.session.id))
+        .filter(|r| linked.as_ref().is_none_or(|id| *id == r.session.id))
+    else {
         let switched = desk
             .pin_limiter
             .lock()
