@@ -43,29 +43,23 @@ fn guessed_pins_switch_registration_to_link_only_and_the_link_still_joins() {
     };
     let display = [("DISPLAY", xvfb.display.as_str())];
     let sos = binary("sos");
-    for guess in 1..=3 {
-        let args = app_args(&wrong);
+    // The app with only a PIN: it must be refused; returns what it printed.
+    let refused = |pin: &str, what: &str| {
+        let args = app_args(pin);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run(&sos, &args, "", &display);
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            !out.status.success() && text.contains("PIN not accepted"),
-            "guess {guess}: {}",
-            describe(&out)
-        );
+        assert!(!out.status.success(), "{what}: {}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for guess in 1..=3 {
+        let said = refused(&wrong, &format!("guess {guess}"));
+        assert!(said.contains("PIN not accepted"), "guess {guess}: {said}");
     }
 
     // The budget is spent: the right PIN, typed into an app that does not hold the link,
     // is refused like a guess, and the answer points to the link.
-    let args = app_args(&pin);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run(&sos, &args, "", &display);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        !out.status.success() && text.contains("use the link your technician sent"),
-        "{}",
-        describe(&out)
-    );
+    let said = refused(&pin, "the right PIN without the link");
+    assert!(said.contains("use the link your technician sent"), "{said}");
     let status = desk.json(&["session", "show", &id, "--json"]);
     assert_eq!(status["status"], "pending", "{status}");
 

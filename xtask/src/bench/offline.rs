@@ -276,15 +276,7 @@ fn x264_at(frames: &[Vec<u8>], width: u32, height: u32, fps: f64, crf: u8) -> Re
         .args(["-video_size", &format!("{width}x{height}")])
         .args(["-framerate", &fps.to_string(), "-i", "pipe:0"])
         .args(["-fps_mode", "passthrough"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-crf", &crf.to_string(), "-pix_fmt", "yuv420p"])
+        .args(super::peers::x264_args(crf))
         .args(["-f", "h264", "pipe:1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

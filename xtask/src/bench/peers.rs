@@ -21,18 +21,29 @@ pub fn encoder_command(display: &str, size: &str, target: SocketAddr, crf: u8) -
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-f", "x11grab", "-draw_mouse", "0", "-framerate", "30"])
         .args(["-video_size", size, "-i", display])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args(["-crf", &crf.to_string(), "-pix_fmt", "yuv420p"])
+        .args(x264_args(crf))
         .args(["-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0"])
         .arg(format!("tcp://{target}?tcp_nodelay=1"));
     cmd
+}
+
+/// The x264 settings of both comparisons: ultrafast, zerolatency, constant quality `crf`,
+/// 4:2:0 output.
+pub fn x264_args(crf: u8) -> Vec<String> {
+    [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-tune",
+        "zerolatency",
+        "-crf",
+        &crf.to_string(),
+        "-pix_fmt",
+        "yuv420p",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The decoding ffmpeg, listening on TCP `port`: low-delay flags, no probing beyond what it needs, one thread (frame

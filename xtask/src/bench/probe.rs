@@ -320,18 +320,7 @@ fn x264(args: &ProbeArgs, port: u16, size: &str, shutdown: &Shutdown) -> Result<
             let mut stdout = BufReader::with_capacity(frame_bytes, stdout);
             let mut bgra = vec![0_u8; frame_bytes];
             while stdout.read_exact(&mut bgra).is_ok() {
-                let decoded_unix_micros = unix_micros();
-                meter
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .picture(&Picture {
-                        bgra: &bgra,
-                        width,
-                        height,
-                        decoded_unix_micros,
-                        capture_to_decoded_ms: None,
-                        payload_total: 0,
-                    });
+                peer_picture(&meter, &bgra, width, height);
             }
         })?;
     let finished = || reader.is_finished();
@@ -363,19 +352,7 @@ fn vnc(args: &ProbeArgs, address: &str, shutdown: &Shutdown) -> Result<ProbeResu
         .spawn(move || -> Result<()> {
             loop {
                 client.next_update()?;
-                let decoded_unix_micros = unix_micros();
-                let mut meter = meter.lock().unwrap_or_else(PoisonError::into_inner);
-                if meter.is_closed() {
-                    return Ok(());
-                }
-                meter.picture(&Picture {
-                    bgra: &client.bgra,
-                    width: client.width,
-                    height: client.height,
-                    decoded_unix_micros,
-                    capture_to_decoded_ms: None,
-                    payload_total: 0,
-                });
+                peer_picture(&meter, &client.bgra, client.width, client.height);
             }
         })?;
     let finished = || reader.is_finished();
@@ -393,4 +370,20 @@ fn vnc(args: &ProbeArgs, address: &str, shutdown: &Shutdown) -> Result<ProbeResu
         Ok(Err(error)) if measured.is_err() => Err(error.context("the VNC client stopped")),
         _ => measured,
     }
+}
+
+/// Hands a peer's decoded picture to the meter, stamped now (peers send no capture time).
+fn peer_picture(meter: &Mutex<Meter>, bgra: &[u8], width: u32, height: u32) {
+    let decoded_unix_micros = unix_micros();
+    meter
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .picture(&Picture {
+            bgra,
+            width,
+            height,
+            decoded_unix_micros,
+            capture_to_decoded_ms: None,
+            payload_total: 0,
+        });
 }
