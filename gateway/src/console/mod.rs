@@ -48,8 +48,9 @@ fn signed_in(desk: &Desk, headers: &HeaderMap) -> Option<(User, String)> {
     Some((user, token.to_string()))
 }
 
-/// Headers of every console answer: not cached, not framed, no referrer (session links
-/// carry their token), only the gateway's own script and style.
+/// Headers of every console answer: not cached, not framed, no referrer to other sites
+/// (within the gateway it is kept: with none at all, browsers send `Origin: null` on form
+/// posts, which the origin check rightly refuses).
 fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -58,7 +59,7 @@ fn private(mut response: Response) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -8,7 +8,7 @@ fn document(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<meta name=\"referrer\" content=\"no-referrer\"><title>{}</title>\
+<title>{}</title>\
 <link rel=\"stylesheet\" href=\"/console/assets/console.css\">\
 <script src=\"/console/assets/console.js\" defer></script></head>\n<body>{body}</body></html>\n",
         escape(title)
