@@ -5,8 +5,13 @@
 
 mod support;
 
-use support::browser::Browser;
+use std::process::Command;
+use std::time::Duration;
+use support::binary;
+use support::browser::{Browser, WAIT};
+use support::procs::Running;
 use support::stack::{EMAIL, Gateway, PASSWORD};
+use support::xvfb::Xvfb;
 
 /// Logs in through the console's form as `email`.
 fn log_in(browser: &Browser, gateway: &Gateway, email: &str) {
@@ -14,7 +19,7 @@ fn log_in(browser: &Browser, gateway: &Gateway, email: &str) {
     browser.type_into("#email", email);
     // Enter submits, as in any form.
     browser.type_into("#password", &format!("{PASSWORD}\n"));
-    browser.wait_for("the console after login", support::browser::WAIT, |b| {
+    browser.wait_for("the console after login", WAIT, |b| {
         b.try_find("#logout").map(|_| ())
     });
 }
@@ -27,7 +32,7 @@ fn login_wrong_password_and_logout() {
 
     // The root leads to the console, which asks to sign in.
     browser.goto(&gateway.console);
-    browser.wait_for("the login form", support::browser::WAIT, |b| {
+    browser.wait_for("the login form", WAIT, |b| {
         b.try_find("#sign-in").map(|_| ())
     });
     assert!(
@@ -52,7 +57,7 @@ fn login_wrong_password_and_logout() {
     assert!(!cookies.contains("sosdesk_session"), "{cookies}");
 
     browser.click("#logout");
-    browser.wait_for("the login form after logout", support::browser::WAIT, |b| {
+    browser.wait_for("the login form after logout", WAIT, |b| {
         b.try_find("#sign-in").map(|_| ())
     });
     // Logged out for good: the console sends back to the form.
@@ -62,4 +67,112 @@ fn login_wrong_password_and_logout() {
         "{}",
         browser.url()
     );
+}
+
+/// The id of the first session row in the list.
+fn first_row_id(browser: &Browser) -> String {
+    browser.wait_for("a session row", WAIT, |b| {
+        b.js(
+            "const row = document.querySelector('#sessions tbody tr'); return row && row.dataset.id",
+            vec![],
+        )
+        .as_str()
+        .map(str::to_string)
+    })
+}
+
+/// Whether the button matching `css` is disabled.
+fn disabled(browser: &Browser, css: &str) -> bool {
+    browser.attribute(css, "disabled").as_deref() == Some("true")
+}
+
+#[test]
+fn a_session_from_new_to_closed_without_reloading_the_page() {
+    let xvfb = Xvfb::start(1280, 720);
+    let work = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(work.path());
+    let browser = Browser::for_gateway(&gateway);
+    log_in(&browser, &gateway, EMAIL);
+    browser.wait_for_text("#live", "Live");
+    browser.screenshot("home");
+
+    // New session in the Default channel: the dialog shows the link and the PIN.
+    browser.click("nav.side a[href='/console/channels/Default']");
+    browser.wait_for_text("main h1", "Default");
+    browser.click("#new-session");
+    let pin = browser.wait_for("the new session's PIN", WAIT, |b| {
+        b.attribute("#new-pin", "value").filter(|v| !v.is_empty())
+    });
+    let link = browser.attribute("#new-link", "value").unwrap();
+    assert_eq!(pin.len(), 9, "{pin}");
+    assert!(pin.bytes().all(|b| b.is_ascii_digit()), "{pin}");
+    assert!(
+        link.starts_with(&format!("{}/s/", gateway.console)),
+        "{link}"
+    );
+    browser.screenshot("new-session");
+    browser.click("#new-session-done");
+    let id = first_row_id(&browser);
+    let badge = format!("#sessions tr[data-id='{id}'] .badge");
+    browser.wait_for_text(&badge, "Pending");
+    // From here on the page must never reload: the marker would be gone.
+    browser.js("window.noReload = true", vec![]);
+
+    // The end user starts the app with the PIN read from the page: Active, live.
+    let mut agent_cmd = Command::new(binary("sos"));
+    agent_cmd
+        .args(["--gateway", &gateway.quic, "--pin", &pin])
+        .args(["--cert-sha256", &gateway.cert, "--consent", "terminal"])
+        .env("DISPLAY", &xvfb.display);
+    let mut agent = Running::spawn("sos", agent_cmd);
+    agent.expect_line("Waiting", Duration::from_secs(20));
+    browser.wait_for_text(&badge, "Active");
+    let machine = browser.text(&format!("#sessions tr[data-id='{id}'] td:nth-child(2)"));
+    assert_ne!(machine, "not connected yet");
+    assert_eq!(
+        browser.text(&format!("#sessions tr[data-id='{id}'] td:nth-child(3)")),
+        EMAIL
+    );
+
+    // The panel: a technician's role lacks release, and the page says so.
+    browser.click(&format!("#sessions tr[data-id='{id}'] button.open"));
+    browser.wait_for_text("#session-status", "Active");
+    assert!(disabled(&browser, "#act-release"));
+    assert_eq!(
+        browser.text("#why-release"),
+        "release needs the release permission"
+    );
+    assert!(disabled(&browser, "#act-start"));
+    assert!(browser.text("#why-start").contains("has not granted"));
+
+    // Request permission from the page; the end user grants on the app's terminal.
+    assert!(!disabled(&browser, "#act-request"));
+    browser.click("#act-request");
+    agent.expect_line("[y/N]", Duration::from_secs(10));
+    agent.send_line("y");
+    browser.wait_for_text("#session-permission", "granted: view and control");
+    browser.wait_for("Start remote session to be enabled", WAIT, |b| {
+        (!disabled(b, "#act-start")).then_some(())
+    });
+    browser.screenshot("session-panel");
+
+    // Show PIN gives the same PIN.
+    browser.click("#act-show_pin");
+    let shown = browser.wait_for("the PIN in the panel", WAIT, |b| {
+        b.try_find("#panel-value")?;
+        b.attribute("#panel-value", "value")
+    });
+    assert_eq!(shown, pin);
+
+    // Close (asked twice): the badge turns Closed, in the list too, without a reload.
+    browser.click("#act-close");
+    browser.wait_for_text("#act-close", "Click again");
+    browser.click("#act-close");
+    browser.wait_for_text("#session-status", "Closed");
+    browser.click("#session-done");
+    browser.wait_for_text(&badge, "Closed");
+    assert_eq!(browser.js("return window.noReload === true", vec![]), true);
+    browser.screenshot("list");
+    agent.expect_line("Session ended", Duration::from_secs(10));
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
 }
