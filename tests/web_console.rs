@@ -156,6 +156,19 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
     });
     browser.screenshot("session-panel");
 
+    // Start remote session opens the viewer's page for this session.
+    browser.click("#act-start");
+    browser.wait_for("the viewer's address", WAIT, |b| {
+        b.url()
+            .ends_with(&format!("/console/sessions/{id}/view"))
+            .then_some(())
+    });
+    browser.goto(&format!("{}/console/channels/Default", gateway.console));
+    browser.wait_for_text("#live", "Live");
+    browser.js("window.noReload = true", vec![]);
+    browser.click(&format!("#sessions tr[data-id='{id}'] button.open"));
+    browser.wait_for_text("#session-permission", "granted");
+
     // Show PIN gives the same PIN.
     browser.click("#act-show_pin");
     let shown = browser.wait_for("the PIN in the panel", WAIT, |b| {
@@ -175,4 +188,88 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
     browser.screenshot("list");
     agent.expect_line("Session ended", Duration::from_secs(10));
     assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(0));
+}
+
+#[test]
+fn admin_pages_and_what_a_technician_may_not_do() {
+    let work = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start_with_roles(
+        work.path(),
+        &[
+            ("ann@example.com", "Ann Admin", "admin"),
+            ("tom@example.com", "Tom Tech", "technician"),
+        ],
+    );
+    let browser = Browser::for_gateway(&gateway);
+    // Tina creates a session in Default.
+    log_in(&browser, &gateway, EMAIL);
+    browser.click("nav.side a[href='/console/channels/Default']");
+    browser.wait_for_text("main h1", "Default");
+    browser.click("#new-session");
+    browser.wait_for("the new session's PIN", WAIT, |b| {
+        b.attribute("#new-pin", "value").filter(|v| !v.is_empty())
+    });
+    browser.click("#new-session-done");
+    let id = first_row_id(&browser);
+    browser.click("#logout");
+    browser.wait_for("the login form", WAIT, |b| {
+        b.try_find("#sign-in").map(|_| ())
+    });
+
+    log_in(&browser, &gateway, "ann@example.com");
+
+    // Users and roles: the table lists everyone; a new user appears once added.
+    browser.click("nav.side a[href='/console/admin/users']");
+    browser.wait_for_text("#users", "tom@example.com");
+    browser.type_into("#user-email", "nina@example.com");
+    browser.type_into("#user-name", "Nina <New>");
+    browser.type_into("#user-password", "long enough password");
+    browser.click("#add-user button[type=submit]");
+    browser.wait_for_text("#users", "nina@example.com");
+    // Text from users is shown as text, never as markup.
+    assert!(browser.text("#users").contains("Nina <New>"));
+    browser.screenshot("admin-users");
+
+    // Channels: a new channel with its expiry, then in the navigation.
+    browser.click("nav.side a[href='/console/admin/channels']");
+    browser.wait_for_text("#channels", "Default");
+    browser.type_into("#channel-name", "<i>Tier 2</i>");
+    browser.type_into("#channel-expiry", "90");
+    browser.click("#add-channel button[type=submit]");
+    browser.wait_for_text("#channels", "<i>Tier 2</i>");
+    browser.wait_for_text("#channels", "90 min");
+    assert!(browser.text("nav.side").contains("<i>Tier 2</i>"));
+    // A refused change says why, in the form.
+    browser.type_into("#channel-name", "Private");
+    browser.click("#add-channel button[type=submit]");
+    browser.wait_for_text("#add-channel .form-error", "is not 'Private'");
+    browser.screenshot("admin-channels");
+
+    browser.click("nav.side a[href='/console/admin/licence']");
+    browser.wait_for_text("#licence", "Evaluation");
+    browser.screenshot("admin-licence");
+    browser.click("nav.side a[href='/console/admin/downloads']");
+    browser.wait_for_text("#downloads", "Linux");
+    browser.screenshot("admin-downloads");
+    browser.click("#logout");
+    browser.wait_for("the login form", WAIT, |b| {
+        b.try_find("#sign-in").map(|_| ())
+    });
+
+    // Tom, a technician: no admin pages, and Tina's session is not his to close.
+    log_in(&browser, &gateway, "tom@example.com");
+    assert!(!browser.text("nav.side").contains("Users and roles"));
+    browser.goto(&format!("{}/console/admin/users", gateway.console));
+    browser.wait_for_text("main", "listing users needs the manage_users permission");
+    browser.click("nav.side a[href='/console/channels/Default']");
+    let badge = format!("#sessions tr[data-id='{id}'] .badge");
+    browser.wait_for_text(&badge, "Pending");
+    browser.click(&format!("#sessions tr[data-id='{id}'] button.open"));
+    browser.wait_for_text("#session-status", "Pending");
+    for action in ["close", "delete", "invite", "request"] {
+        assert!(disabled(&browser, &format!("#act-{action}")), "{action}");
+    }
+    assert_eq!(browser.text("#why-close"), "only the assignee can do this");
+    assert_eq!(browser.text("#why-invite"), "only the assignee can invite");
+    browser.screenshot("technician-panel");
 }

@@ -40,9 +40,17 @@ pub fn users(users: &[UserView], roles: &[RoleView]) -> String {
         );
     }
     out.push_str("</tbody></table>");
+    // The least powerful built-in role is the default choice.
     let options: String = roles
         .iter()
-        .map(|r| format!("<option>{}</option>", escape(&r.name)))
+        .map(|r| {
+            let selected = if r.name == "technician" {
+                " selected"
+            } else {
+                ""
+            };
+            format!("<option{selected}>{}</option>", escape(&r.name))
+        })
         .collect();
     let _ = write!(
         out,
