@@ -405,5 +405,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (list.table) {
     reload();
     listen();
+    // A session expires by the clock alone; the gateway notices on the next read.
+    setInterval(reload, 60000);
   }
 });
