@@ -8,7 +8,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 use support::binary;
-use support::browser::{Browser, WAIT};
+use support::browser::{Browser, Key, WAIT};
 use support::procs::Running;
 use support::stack::{EMAIL, Gateway, PASSWORD};
 use support::xvfb::Xvfb;
@@ -111,7 +111,19 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
         "{link}"
     );
     browser.screenshot("new-session");
-    browser.click("#new-session-done");
+    // Keyboard: the dialog takes the focus (on Copy link) and Escape closes it.
+    assert_eq!(
+        browser.js("return document.activeElement.dataset.copy", vec![]),
+        "new-link"
+    );
+    browser.press(Key::Escape);
+    browser.wait_for("the new-session dialog to close", WAIT, |b| {
+        (b.js(
+            "return document.getElementById('new-session-dialog').open",
+            vec![],
+        ) == false)
+            .then_some(())
+    });
     let id = first_row_id(&browser);
     let badge = format!("#sessions tr[data-id='{id}'] .badge");
     browser.wait_for_text(&badge, "Pending");
@@ -134,8 +146,12 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
         EMAIL
     );
 
-    // The panel: a technician's role lacks release, and the page says so.
-    browser.click(&format!("#sessions tr[data-id='{id}'] button.open"));
+    // The panel, opened with the keyboard: a technician's role lacks release, and the page
+    // says so.
+    browser.press_on(
+        &format!("#sessions tr[data-id='{id}'] button.open"),
+        Key::Enter,
+    );
     browser.wait_for_text("#session-status", "Active");
     assert!(disabled(&browser, "#act-release"));
     assert_eq!(

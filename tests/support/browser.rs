@@ -13,6 +13,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fantoccini::elements::Element;
+pub use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::net::{TcpListener, TcpStream};
@@ -206,6 +207,22 @@ impl Browser {
             element.send_keys(text).await
         })
         .unwrap_or_else(|e| panic!("cannot type into {css:?} on {}: {e}", self.url()));
+    }
+
+    /// Focuses the element matching `css` and presses `key` on it, as a keyboard user would.
+    pub fn press_on(&self, css: &str, key: Key) {
+        let element = self.find(css);
+        self.block_on(element.send_keys(&key))
+            .unwrap_or_else(|e| panic!("cannot press {key:?} on {css:?}: {e}"));
+    }
+
+    /// Presses `key` on whatever has the focus.
+    pub fn press(&self, key: Key) {
+        self.block_on(async {
+            let focused = self.client().active_element().await?;
+            focused.send_keys(&key).await
+        })
+        .unwrap_or_else(|e| panic!("cannot press {key:?} on {}: {e}", self.url()));
     }
 
     /// The visible text of the element matching `css`, if there is one.
