@@ -69,6 +69,14 @@ fn login_wrong_password_and_logout() {
     );
 }
 
+/// Logs out with the top bar's button.
+fn log_out(browser: &Browser) {
+    browser.click("#logout");
+    browser.wait_for("the login form", WAIT, |b| {
+        b.try_find("#sign-in").map(|_| ())
+    });
+}
+
 /// The id of the first session row in the list.
 fn first_row_id(browser: &Browser) -> String {
     browser.wait_for("a session row", WAIT, |b| {
@@ -207,7 +215,7 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
 }
 
 #[test]
-fn admin_pages_and_what_a_technician_may_not_do() {
+fn admin_pages_and_the_actions_each_role_may_take() {
     let work = tempfile::tempdir().unwrap();
     let gateway = Gateway::start_with_roles(
         work.path(),
@@ -227,10 +235,14 @@ fn admin_pages_and_what_a_technician_may_not_do() {
     });
     browser.click("#new-session-done");
     let id = first_row_id(&browser);
-    browser.click("#logout");
-    browser.wait_for("the login form", WAIT, |b| {
-        b.try_find("#sign-in").map(|_| ())
-    });
+    let row = format!("#sessions tr[data-id='{id}']");
+    // She invites Tom from the session's panel; the list shows him.
+    browser.click(&format!("{row} button.open"));
+    browser.type_into("#invite-email", "tom@example.com");
+    browser.click("#act-invite");
+    browser.wait_for_text(&format!("{row} td:nth-child(4)"), "tom@example.com");
+    browser.press(Key::Escape);
+    log_out(&browser);
 
     log_in(&browser, &gateway, "ann@example.com");
 
@@ -267,25 +279,42 @@ fn admin_pages_and_what_a_technician_may_not_do() {
     browser.click("nav.side a[href='/console/admin/downloads']");
     browser.wait_for_text("#downloads", "Linux");
     browser.screenshot("admin-downloads");
-    browser.click("#logout");
-    browser.wait_for("the login form", WAIT, |b| {
-        b.try_find("#sign-in").map(|_| ())
-    });
 
-    // Tom, a technician: no admin pages, and Tina's session is not his to close.
+    // The admin may release Tina's session (her role may not): In queue.
+    browser.click("nav.side a[href='/console/channels/Default']");
+    let badge = format!("{row} .badge");
+    browser.wait_for_text(&badge, "Pending");
+    browser.click(&format!("{row} button.open"));
+    browser.wait_for_text("#session-status", "Pending");
+    browser.click("#act-release");
+    browser.wait_for_text(&badge, "In queue");
+    browser.press(Key::Escape);
+    log_out(&browser);
+
+    // Tom, a technician: no admin pages; on Home he finds the session he was invited to,
+    // may not close it, and may take it from the queue.
     log_in(&browser, &gateway, "tom@example.com");
     assert!(!browser.text("nav.side").contains("Users and roles"));
-    browser.goto(&format!("{}/console/admin/users", gateway.console));
-    browser.wait_for_text("main", "listing users needs the manage_users permission");
-    browser.click("nav.side a[href='/console/channels/Default']");
-    let badge = format!("#sessions tr[data-id='{id}'] .badge");
-    browser.wait_for_text(&badge, "Pending");
-    browser.click(&format!("#sessions tr[data-id='{id}'] button.open"));
-    browser.wait_for_text("#session-status", "Pending");
+    browser.wait_for_text(&badge, "In queue");
+    browser.click(&format!("{row} button.open"));
+    browser.wait_for_text("#session-status", "In queue");
     for action in ["close", "delete", "invite", "request"] {
         assert!(disabled(&browser, &format!("#act-{action}")), "{action}");
     }
     assert_eq!(browser.text("#why-close"), "only the assignee can do this");
     assert_eq!(browser.text("#why-invite"), "only the assignee can invite");
     browser.screenshot("technician-panel");
+    assert_eq!(
+        browser.attribute("#assign-email", "value").as_deref(),
+        Some("tom@example.com")
+    );
+    browser.click("#act-assign");
+    browser.wait_for_text(&badge, "Pending");
+    browser.wait_for_text(&format!("{row} td:nth-child(3)"), "tom@example.com");
+    browser.wait_for("Close to be enabled for the new assignee", WAIT, |b| {
+        (!disabled(b, "#act-close")).then_some(())
+    });
+    browser.press(Key::Escape);
+    browser.goto(&format!("{}/console/admin/users", gateway.console));
+    browser.wait_for_text("main", "listing users needs the manage_users permission");
 }
