@@ -314,7 +314,42 @@ fn admin_pages_and_the_actions_each_role_may_take() {
     browser.wait_for("Close to be enabled for the new assignee", WAIT, |b| {
         (!disabled(b, "#act-close")).then_some(())
     });
+
+    // Copy link shows the session's link; transfer to his private channel moves it there.
+    browser.click("#act-copy_link");
+    let link = browser.wait_for("the link in the panel", WAIT, |b| {
+        b.try_find("#panel-value")?;
+        b.attribute("#panel-value", "value")
+    });
+    assert!(
+        link.starts_with(&format!("{}/s/", gateway.console)),
+        "{link}"
+    );
+    let options = browser.text("#transfer-channel");
+    assert!(
+        options.contains("Private") && !options.contains("Default"),
+        "{options}"
+    );
+    browser.click("#act-transfer_channel");
+    browser.wait_for_text("#session-facts", "Private");
     browser.press(Key::Escape);
+    browser.wait_for("Home to show the session in Private", WAIT, |b| {
+        b.try_text(&format!("{row} td:nth-child(5)"))
+            .filter(|channel| channel == "Private")
+    });
+    // Delete (asked twice) from the Private channel's page: gone from the list.
+    browser.click("nav.side a[href='/console/channels/Private']");
+    browser.wait_for_text(&badge, "Pending");
+    browser.click(&format!("{row} button.open"));
+    browser.wait_for_text("#session-status", "Pending");
+    browser.click("#act-delete");
+    browser.wait_for_text("#act-delete", "Click again");
+    browser.click("#act-delete");
+    browser.wait_for("the deleted session to leave the list", WAIT, |b| {
+        b.try_find(&row).is_none().then_some(())
+    });
+    browser.wait_for_text("#empty", "No sessions here");
+
     browser.goto(&format!("{}/console/admin/users", gateway.console));
     browser.wait_for_text("main", "listing users needs the manage_users permission");
 }
