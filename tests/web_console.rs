@@ -152,8 +152,16 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
 
     // Request permission from the page; the end user grants on the app's terminal.
     assert!(!disabled(&browser, "#act-request"));
+    assert_eq!(
+        browser.attribute("#request-control", "checked").as_deref(),
+        Some("true")
+    );
     browser.click("#act-request");
-    agent.expect_line("[y/N]", Duration::from_secs(10));
+    let prompt = agent.expect_line("[y/N]", Duration::from_secs(10));
+    assert!(
+        prompt.contains("Tina Tech"),
+        "the prompt names who asks: {prompt}"
+    );
     agent.send_line("y");
     browser.wait_for_text("#session-permission", "granted: view and control");
     browser.wait_for("Start remote session to be enabled", WAIT, |b| {
