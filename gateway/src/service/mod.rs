@@ -244,6 +244,13 @@ impl Desk {
         })
     }
 
+    /// Counts video bytes sent to a viewer, for `/metrics`.
+    pub fn count_relayed(&self, bytes: usize) {
+        self.counters
+            .relayed_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
     /// The user an API token belongs to.
     pub fn authenticate(&self, token: &str) -> Result<User, DeskError> {
         self.store
