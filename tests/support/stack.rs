@@ -67,6 +67,8 @@ impl Gateway {
         let mut serve = Command::new(binary("sos-gateway"));
         serve.arg("serve").arg("--data").arg(data);
         serve.args(["--listen", listen, "--quic", quic]);
+        // The browser viewer's UDP port: a free one, so that tests can run side by side.
+        serve.args(["--webtransport", "127.0.0.1:0"]);
         serve.args(["--organisation", "Example Support"]);
         let process = Running::spawn("sos-gateway", serve);
         let field = |prefix: &str, wait: u64| {
