@@ -2,7 +2,8 @@
 //! HTTPS API and the QUIC relay between end-user apps and technicians.
 //!
 //! Layout: `domain` holds the rules without IO; `store` (SQLite), `api` (axum) and `relay`
-//! (quinn) are thin shells; `service` joins them. The gateway never decodes video.
+//! (quinn) are thin shells; `service` joins them; `web` serves the end user's link pages and
+//! `console` the technicians' web console. The gateway never decodes video.
 
 #![forbid(unsafe_code)]
 
@@ -10,6 +11,7 @@ pub mod api;
 pub mod browser;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod relay;
 pub mod server;

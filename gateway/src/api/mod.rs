@@ -1,12 +1,13 @@
 //! The HTTPS JSON API under `/api/v1`, its OpenAPI document, the live event stream,
 //! `/healthz` and `/metrics`.
 //!
-//! Every route requires a bearer token except those listed in [`PUBLIC_ROUTES`]; the
-//! default is deny. Refusals answer with a status and an [`ErrorBody`] that says why.
+//! Every route requires a bearer token or the console's session cookie (see [`cookie`])
+//! except those listed in [`PUBLIC_ROUTES`]; the default is deny. Refusals answer with a status and an [`ErrorBody`] that says why.
 //! The OpenAPI document is generated from the same handler annotations that build the
 //! router, so the two cannot drift apart.
 
 mod admin;
+pub mod cookie;
 mod events;
 mod metrics;
 mod sessions;
@@ -38,6 +39,11 @@ pub const PUBLIC_ROUTES: &[&str] = &[
     "/s/{token}",
     "/s/{token}/pin.json",
     "/s/{token}/download/{os}",
+    // The console's login form and assets (its pages redirect to the form): see
+    // `crate::console`.
+    "/",
+    "/console/login",
+    "/console/assets/{file}",
 ];
 
 #[derive(OpenApi)]
@@ -95,6 +101,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
         .merge(crate::web::router())
+        .merge(crate::console::router())
         .merge(crate::browser::page::router())
         .fallback(|| async { ApiError(DeskError::NotFound("no such page".into())) })
         .with_state(desk)
@@ -132,15 +139,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The authenticated user of a request.
+/// The authenticated user of a request (bearer token or console cookie).
 pub struct Auth(pub User);
 
 impl FromRequestParts<Arc<Desk>> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, desk: &Arc<Desk>) -> Result<Self, ApiError> {
-        let token = bearer(parts).ok_or(ApiError(DeskError::Unauthorized))?;
-        let mut user = desk.authenticate(token)?;
+        let token = RequestToken::from_request_parts(parts, desk).await?;
+        let mut user = desk.authenticate(&token.token)?;
         user.origin = peer(parts).map_or_else(
             || "https".to_string(),
             |addr| format!("https {}", crate::relay::redact_addr(addr)),
@@ -167,16 +174,39 @@ fn peer(parts: &Parts) -> Option<std::net::SocketAddr> {
         .map(|info| info.0)
 }
 
-/// The token a request carries, for logging it out.
-pub struct BearerToken(pub String);
+/// The API token a request carries: the bearer header, else the console's session cookie,
+/// whose unsafe requests must pass the CSRF rules of [`cookie`].
+pub struct RequestToken {
+    /// The token.
+    pub token: String,
+    /// Whether it came in the console's cookie.
+    pub from_cookie: bool,
+}
 
-impl FromRequestParts<Arc<Desk>> for BearerToken {
+impl FromRequestParts<Arc<Desk>> for RequestToken {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &Arc<Desk>) -> Result<Self, ApiError> {
-        bearer(parts)
-            .map(|t| BearerToken(t.to_string()))
-            .ok_or(ApiError(DeskError::Unauthorized))
+    async fn from_request_parts(parts: &mut Parts, desk: &Arc<Desk>) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(parts) {
+            return Ok(Self {
+                token: token.to_string(),
+                from_cookie: false,
+            });
+        }
+        let token = cookie::cookie(&parts.headers, cookie::SESSION_COOKIE)
+            .ok_or(ApiError(DeskError::Unauthorized))?;
+        if cookie::is_unsafe(&parts.method) {
+            let given = parts
+                .headers
+                .get(cookie::CSRF_HEADER)
+                .and_then(|v| v.to_str().ok());
+            cookie::check_unsafe(&desk.keys, &parts.headers, &desk.public_url, token, given)
+                .map_err(|e| ApiError(DeskError::Forbidden(e.to_string())))?;
+        }
+        Ok(Self {
+            token: token.to_string(),
+            from_cookie: true,
+        })
     }
 }
 

@@ -1,10 +1,11 @@
 //! Session routes.
 
-use super::{ApiError, ApiResult, Auth, BearerToken, ClientAddr, counted};
+use super::{ApiError, ApiResult, Auth, ClientAddr, RequestToken, cookie, counted};
 use crate::service::{Desk, DeskError, Scope};
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sos_transport::api::{
     AuditEvent, ErrorBody, GatewayInfo, LinkView, LoginRequest, LoginResponse, NewSessionRequest,
@@ -49,15 +50,22 @@ pub async fn login(
     }))
 }
 
-/// Logout: the token of the request is revoked and never works again.
+/// Logout: the token of the request is revoked and never works again; a console session's
+/// cookies are cleared.
 #[utoipa::path(post, path = "/api/v1/logout", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(desk): State<Arc<Desk>>,
-    BearerToken(token): BearerToken,
-) -> Result<StatusCode, ApiError> {
-    desk.logout(&token)?;
-    Ok(StatusCode::NO_CONTENT)
+    token: RequestToken,
+) -> Result<Response, ApiError> {
+    desk.logout(&token.token)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if token.from_cookie {
+        for value in cookie::cleared_cookies() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Which sessions to list.

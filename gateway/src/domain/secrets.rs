@@ -3,7 +3,8 @@
 //! A stolen database alone reveals no PIN: PINs are stored as an HMAC under the gateway's
 //! secret key (for lookup) and sealed with AES-256-GCM under a second key derived from it
 //! (for "Show PIN"). The key lives in a file beside the database, not in it.
-//! API tokens are stored as SHA-256 hashes only.
+//! API tokens are stored as SHA-256 hashes only. The console's CSRF value is an HMAC of
+//! the session token under a third derived key, so it is checked without being stored.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,6 +60,7 @@ pub struct Keys {
     lookup: hmac::Key,
     seal: LessSafeKey,
     reset: [u8; 32],
+    csrf: hmac::Key,
 }
 
 impl std::fmt::Debug for Keys {
@@ -76,6 +78,10 @@ impl Keys {
         let seal_key = derive(b"sosdesk pin seal v1");
         let mut reset = [0u8; 32];
         reset.copy_from_slice(derive(b"sosdesk quic reset v1").as_ref());
+        let csrf = hmac::Key::new(
+            hmac::HMAC_SHA256,
+            derive(b"sosdesk console csrf v1").as_ref(),
+        );
         // AES-256 takes exactly the 32 bytes of an HMAC-SHA256 tag.
         let seal = match UnboundKey::new(&AES_256_GCM, seal_key.as_ref()) {
             Ok(key) => LessSafeKey::new(key),
@@ -85,7 +91,21 @@ impl Keys {
             lookup,
             seal,
             reset,
+            csrf,
         }
+    }
+
+    /// The CSRF value of a console session: a keyed hash of its API token (URL-safe
+    /// base64), so page scripts can send it back without the gateway storing it.
+    pub fn csrf_value(&self, session_token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.csrf, session_token.as_bytes()).as_ref())
+    }
+
+    /// Whether `given` is the CSRF value of `session_token` (constant time).
+    pub fn csrf_matches(&self, session_token: &str, given: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(given.as_bytes())
+            .is_ok_and(|tag| hmac::verify(&self.csrf, session_token.as_bytes(), &tag).is_ok())
     }
 
     /// Key of the QUIC stateless resets, the same across restarts so clients of a crashed
@@ -161,6 +181,17 @@ mod tests {
         let b = Keys::from_master(&[2; 32]);
         assert_eq!(a.pin_hash("111222333"), a.pin_hash("111222333"));
         assert_ne!(a.pin_hash("111222333"), b.pin_hash("111222333"));
+    }
+
+    #[test]
+    fn csrf_values_belong_to_one_token_and_one_key() {
+        let keys = Keys::from_master(&[5; 32]);
+        let value = keys.csrf_value("token-a");
+        assert!(keys.csrf_matches("token-a", &value));
+        assert!(!keys.csrf_matches("token-b", &value));
+        assert!(!keys.csrf_matches("token-a", ""));
+        assert!(!keys.csrf_matches("token-a", "not base64 !"));
+        assert!(!Keys::from_master(&[6; 32]).csrf_matches("token-a", &value));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod downloads;
 mod page;
 
 pub use downloads::{Build, Os, Visitor};
+pub use page::escape;
 
 use crate::service::Desk;
 use crate::store::SessionRow;
