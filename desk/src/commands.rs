@@ -346,6 +346,7 @@ mod tests {
             remote,
             created_at: 0,
             expires_at: None,
+            actions: Vec::new(),
         }
     }
 

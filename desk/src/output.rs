@@ -173,6 +173,7 @@ mod tests {
             remote: RemoteState::NotRequested,
             created_at: 1_700_000_000,
             expires_at: None,
+            actions: Vec::new(),
         }
     }
 

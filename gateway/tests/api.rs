@@ -620,3 +620,50 @@ async fn the_event_stream_announces_changes() {
     assert!(text.contains(s["id"].as_str().unwrap()), "{text}");
     assert!(text.contains("\"status\":\"pending\""), "{text}");
 }
+
+#[tokio::test]
+async fn sessions_tell_each_user_which_actions_are_allowed_and_why_not() {
+    let gw = Gw::new();
+    let tina = gw.login("tina@example.com").await;
+    let ann = gw.login("ann@example.com").await;
+    let s = gw.new_session(&tina, None).await;
+    let id = s["id"].as_str().unwrap().to_string();
+    let action = |view: &serde_json::Value, name: &str| {
+        view["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["action"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {view}"))
+    };
+    let path = format!("/api/v1/sessions/{id}");
+    let (_, mine) = gw.call(Method::GET, &path, Some(&tina), None).await;
+    assert_eq!(action(&mine, "close")["allowed"], true);
+    let request = action(&mine, "request");
+    assert_eq!(request["allowed"], false);
+    assert!(error_of(&request).contains("not connected"), "{request}");
+    assert_eq!(
+        action(&mine, "release")["reason"],
+        "release needs the release permission"
+    );
+    // The admin sees the same session with the permissions of the admin role.
+    let (_, theirs) = gw.call(Method::GET, &path, Some(&ann), None).await;
+    assert_eq!(action(&theirs, "release")["allowed"], true);
+
+    let _agent = gw.connect_agent(&id);
+    let (_, list) = gw
+        .call(Method::GET, "/api/v1/sessions", Some(&tina), None)
+        .await;
+    assert_eq!(action(&list[0], "request")["allowed"], true, "{list}");
+    let (_, closed) = gw
+        .call(Method::POST, &format!("{path}/close"), Some(&tina), None)
+        .await;
+    let pin = action(&closed, "show_pin");
+    assert_eq!(pin["allowed"], false);
+    assert!(error_of(&pin).contains("Closed"), "{pin}");
+}
+
+fn error_of(action: &serde_json::Value) -> &str {
+    action["reason"].as_str().unwrap_or_default()
+}

@@ -1,10 +1,12 @@
 //! Shared pieces of the system tests: an Xvfb display with known content, the built
-//! binaries, child processes that are killed when the test ends, and line readers.
+//! binaries, child processes that are killed when the test ends, line readers, and a
+//! headless Chromium for the web console.
 //!
 //! Nothing here skips: a missing Xvfb or binary fails the test with what to do.
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod keymap;
 pub mod procs;
 pub mod screens;

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "correct horse battery";
-const EMAIL: &str = "tina@example.com";
+/// Password of every user the tests add.
+pub const PASSWORD: &str = "correct horse battery";
+/// E-mail of the first technician.
+pub const EMAIL: &str = "tina@example.com";
 
 /// A running gateway with one technician account.
 pub struct Gateway {
@@ -22,6 +24,8 @@ pub struct Gateway {
     pub quic: String,
     /// SHA-256 fingerprint of its certificate.
     pub cert: String,
+    /// Its data folder (database, keys, `gateway-cert.pem`).
+    pub data: PathBuf,
 }
 
 impl Gateway {
@@ -34,10 +38,20 @@ impl Gateway {
     /// Like [`Gateway::start`], with more technicians: (e-mail, name) pairs, each with the
     /// same password (log in with [`Desk::login_as`]).
     pub fn start_with(work: &Path, more: &[(&str, &str)]) -> Self {
+        let more: Vec<_> = more
+            .iter()
+            .map(|&(email, name)| (email, name, "technician"))
+            .collect();
+        Self::start_with_roles(work, &more)
+    }
+
+    /// Like [`Gateway::start`], with more users: (e-mail, name, role), each with the same
+    /// password as the first technician.
+    pub fn start_with_roles(work: &Path, more: &[(&str, &str, &str)]) -> Self {
         let data = work.join("gateway");
         let data = data.to_str().unwrap();
         let gateway_bin = binary("sos-gateway");
-        for (email, name) in [(EMAIL, "Tina Tech")].iter().chain(more) {
+        for (email, name, role) in [(EMAIL, "Tina Tech", "technician")].iter().chain(more) {
             let out = run(
                 &gateway_bin,
                 &[
@@ -50,7 +64,7 @@ impl Gateway {
                     "--name",
                     name,
                     "--role",
-                    "technician",
+                    role,
                     "--password-stdin",
                 ],
                 &format!("{PASSWORD}\n"),
@@ -86,6 +100,7 @@ impl Gateway {
             console,
             quic,
             cert,
+            data: data.to_path_buf(),
         }
     }
 }

@@ -112,6 +112,52 @@ pub struct SessionView {
     pub created_at: i64,
     /// When the session expires unless a remote session is live, seconds since the epoch.
     pub expires_at: Option<i64>,
+    /// What the caller may do with the session now, and why not (absent in older gateways'
+    /// answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionState>,
+}
+
+/// An action a technician can take on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionActionKind {
+    /// Ask the end user for access.
+    Request,
+    /// Start watching (after a grant).
+    Start,
+    /// Assign a technician (from the queue) or transfer to another assignee.
+    Assign,
+    /// Transfer to another channel.
+    TransferChannel,
+    /// Invite another technician.
+    Invite,
+    /// Copy the link.
+    CopyLink,
+    /// Show the PIN.
+    ShowPin,
+    /// Release to the channel's queue.
+    Release,
+    /// Close for good.
+    Close,
+    /// Delete.
+    Delete,
+}
+
+/// Whether the caller may take an action now, and why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActionState {
+    /// The action.
+    pub action: SessionActionKind,
+    /// Whether the rules allow it now (the target of a transfer or an invitation is checked
+    /// when it is named).
+    pub allowed: bool,
+    /// Why not, in words for the technician.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `POST /api/v1/login` body.

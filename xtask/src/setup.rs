@@ -40,6 +40,11 @@ const PACKAGES: &[(&str, &str)] = &[
         "xclip",
         "putting text on the clipboard in the app's paste test",
     ),
+    ("chromium", "the headless browser of the web console tests"),
+    (
+        "chromium-driver",
+        "chromedriver, which the web console tests drive Chromium through",
+    ),
     ("x11-utils", "xdpyinfo, xwininfo"),
     ("x11-xserver-utils", "xrandr, xset"),
     (
@@ -57,6 +62,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("Xvfb", "xvfb"),
     ("xdotool", "xdotool"),
     ("xclip", "xclip"),
+    ("chromium", "chromium"),
+    ("chromedriver", "chromium-driver"),
     ("ffprobe", "ffmpeg"),
 ];
 

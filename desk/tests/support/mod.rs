@@ -232,6 +232,7 @@ fn route(
                 remote: RemoteState::NotRequested,
                 created_at: 1_700_000_000,
                 expires_at: None,
+                actions: Vec::new(),
             };
             state.sessions.push(session.clone());
             let mut shown = session;

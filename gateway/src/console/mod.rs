@@ -11,6 +11,7 @@
 //!   from elsewhere.
 //! - Passwords, tokens and CSRF values never reach the log.
 
+mod admin_pages;
 mod pages;
 
 use crate::api::ClientAddr;
@@ -36,6 +37,8 @@ pub fn router() -> Router<Arc<Desk>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(home))
+        .route("/console/channels/{name}", get(channel))
+        .route("/console/admin/{page}", get(admin))
         .route("/console/login", get(login_form).post(login))
         .route("/console/logout", axum::routing::post(logout))
         .route("/console/assets/{file}", get(asset))
@@ -48,8 +51,9 @@ fn signed_in(desk: &Desk, headers: &HeaderMap) -> Option<(User, String)> {
     Some((user, token.to_string()))
 }
 
-/// Headers of every console answer: not cached, not framed, no referrer (session links
-/// carry their token), only the gateway's own script and style.
+/// Headers of every console answer: not cached, not framed, no referrer to other sites
+/// (within the gateway it is kept: with none at all, browsers send `Origin: null` on form
+/// posts, which the origin check rightly refuses).
 fn private(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
@@ -58,7 +62,7 @@ fn private(mut response: Response) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -206,14 +210,134 @@ fn refused(e: CsrfError) -> Response {
     html(StatusCode::FORBIDDEN, pages::refused(&e.to_string()))
 }
 
-/// `GET /console`: Home, the sessions assigned to me or I was invited to.
-async fn home(State(desk): State<Arc<Desk>>, headers: HeaderMap) -> Response {
-    let Some((user, token)) = signed_in(&desk, &headers) else {
+/// A signed-in page: builds its frame (user, channels, CSRF value) and renders it with
+/// `render`; without a login, the login form.
+fn page(
+    desk: &Desk,
+    headers: &HeaderMap,
+    place: pages::Place,
+    render: impl FnOnce(&pages::Frame<'_>, &User) -> (StatusCode, String),
+) -> Response {
+    let Some((user, token)) = signed_in(desk, headers) else {
         return to_login();
     };
+    let views = desk
+        .user_view(&user)
+        .and_then(|me| Ok((me, desk.channels(&user)?)));
+    let (me, channels) = match views {
+        Ok(views) => views,
+        Err(e) => {
+            tracing::error!("console page failed: {e}");
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                pages::refused("The gateway could not show this page — see its log."),
+            );
+        }
+    };
     let csrf = desk.keys.csrf_value(&token);
-    html(
-        StatusCode::OK,
-        pages::home(&desk.organisation, &user, &csrf),
-    )
+    let frame = pages::Frame {
+        organisation: &desk.organisation,
+        user: &me,
+        channels: &channels,
+        csrf: &csrf,
+        place,
+    };
+    let (status, body) = render(&frame, &user);
+    html(status, body)
+}
+
+/// `GET /console`: Home, the sessions assigned to me or I was invited to.
+async fn home(State(desk): State<Arc<Desk>>, headers: HeaderMap) -> Response {
+    page(&desk, &headers, pages::Place::Home, |frame, _| {
+        (StatusCode::OK, pages::sessions(frame))
+    })
+}
+
+/// `GET /console/channels/{name}`: one channel's sessions (`Private`: mine).
+async fn channel(
+    State(desk): State<Arc<Desk>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let place = pages::Place::Channel(name.clone());
+    page(&desk, &headers, place, |frame, _| {
+        if frame.channels.iter().any(|c| c.name == name) {
+            (StatusCode::OK, pages::sessions(frame))
+        } else {
+            let why = format!("You have no channel named {name} — pick one on the left.");
+            (
+                StatusCode::NOT_FOUND,
+                pages::admin(frame, "No such channel", &admin_pages::refused(&why)),
+            )
+        }
+    })
+}
+
+/// `GET /console/admin/{page}`: users and roles, channels, licence, downloads. The Service
+/// Desk refuses what the user's role may not see; the page says so.
+async fn admin(
+    State(desk): State<Arc<Desk>>,
+    axum::extract::Path(which): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let place = match which.as_str() {
+        "users" => pages::Place::Users,
+        "channels" => pages::Place::Channels,
+        "licence" => pages::Place::Licence,
+        "downloads" => pages::Place::Downloads,
+        _ => pages::Place::Home,
+    };
+    page(&desk, &headers, place.clone(), |frame, user| {
+        let (title, content) = match place {
+            pages::Place::Users => (
+                "Users and roles",
+                desk.users(user)
+                    .and_then(|users| Ok(admin_pages::users(&users, &desk.roles()?))),
+            ),
+            pages::Place::Channels => (
+                "Channels",
+                desk.actor(user)
+                    .and_then(|actor| {
+                        Ok(actor.require(
+                            crate::domain::access::Permission::ManageChannels,
+                            "managing channels",
+                        )?)
+                    })
+                    .map(|()| admin_pages::channels(frame.channels)),
+            ),
+            pages::Place::Licence => (
+                "Licence",
+                desk.licence_view().map(|l| admin_pages::licence(&l)),
+            ),
+            pages::Place::Downloads => (
+                "Downloads",
+                Ok(admin_pages::downloads(&crate::web::available_builds(&desk))),
+            ),
+            _ => (
+                "No such page",
+                Err(DeskError::NotFound("no such admin page".into())),
+            ),
+        };
+        match content {
+            Ok(content) => (StatusCode::OK, pages::admin(frame, title, &content)),
+            Err(e) => {
+                let status = match e {
+                    DeskError::NotFound(_) => StatusCode::NOT_FOUND,
+                    DeskError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                let why = match e {
+                    DeskError::Internal(e) => {
+                        tracing::error!("console page failed: {e}");
+                        "The gateway could not show this page — see its log.".to_string()
+                    }
+                    other => other.to_string(),
+                };
+                (
+                    status,
+                    pages::admin(frame, title, &admin_pages::refused(&why)),
+                )
+            }
+        }
+    })
 }

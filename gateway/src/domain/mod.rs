@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod licence;
+pub mod offers;
 pub mod ratelimit;
 pub mod secrets;
 pub mod session;

@@ -398,7 +398,22 @@ impl Desk {
             .unwrap_or_else(|| format!("user {id}")))
     }
 
-    fn view(&self, row: &SessionRow, pin: Option<String>) -> Result<SessionView, DeskError> {
+    /// The session as `user` sees it, with the actions they may take now.
+    fn view(
+        &self,
+        row: &SessionRow,
+        pin: Option<String>,
+        user: &User,
+    ) -> Result<SessionView, DeskError> {
+        self.view_as(row, pin, &self.actor(user)?)
+    }
+
+    fn view_as(
+        &self,
+        row: &SessionRow,
+        pin: Option<String>,
+        actor: &Actor,
+    ) -> Result<SessionView, DeskError> {
         let s = &row.session;
         Ok(SessionView {
             id: s.id.clone(),
@@ -425,6 +440,7 @@ impl Desk {
             remote: s.remote,
             created_at: s.created_at,
             expires_at: (!s.status.is_final()).then_some(s.expires_at),
+            actions: s.offers(actor, self.clock.now()),
         })
     }
 }

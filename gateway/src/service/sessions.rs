@@ -85,7 +85,7 @@ impl Desk {
         )?;
         self.announce(&session, "created");
         let row = self.load(&id)?;
-        self.view(&row, Some(pin))
+        self.view(&row, Some(pin), user)
     }
 
     /// Sessions the user may see, narrowed by `scope`.
@@ -111,7 +111,7 @@ impl Desk {
             };
             if keep {
                 let row = self.load(&s.id)?;
-                out.push(self.view(&row, None)?);
+                out.push(self.view_as(&row, None, &actor)?);
             }
         }
         Ok(out)
@@ -120,7 +120,7 @@ impl Desk {
     /// One session.
     pub fn show(&self, user: &User, id: &str) -> Result<SessionView, DeskError> {
         let row = self.session_for(user, id)?;
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// A session the user may read, without recording anything.
@@ -142,7 +142,7 @@ impl Desk {
     /// The link of a live session ("Copy link").
     pub fn link(&self, user: &User, id: &str) -> Result<String, DeskError> {
         let row = self.act(user, id, SessionAction::Read, "copy_link", "")?;
-        Ok(self.view(&row, None)?.link)
+        Ok(self.view(&row, None, user)?.link)
     }
 
     /// Asks the end user for access.
@@ -174,7 +174,7 @@ impl Desk {
                 control,
             },
         );
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Whether the user may start watching now, recording nothing: the same rules as
@@ -195,7 +195,7 @@ impl Desk {
     pub fn start_remote(&self, user: &User, id: &str) -> Result<SessionView, DeskError> {
         self.check_licence()?;
         let row = self.act(user, id, SessionAction::StartRemote, "start_remote", "")?;
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     fn user_named(&self, email: &str) -> Result<User, DeskError> {
@@ -211,7 +211,7 @@ impl Desk {
         let row = self.act(user, id, SessionAction::Assign { to }, "assigned", email)?;
         // The previous technicians lose the live view they had.
         self.live.end_viewers(id, EndReason::Reassigned);
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Moves the session to another channel.
@@ -233,7 +233,7 @@ impl Desk {
             "transferred",
             &format!("to channel {name}"),
         )?;
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Invites another technician.
@@ -241,21 +241,21 @@ impl Desk {
         let target = self.user_named(email)?;
         let who = self.actor(&target)?;
         let row = self.act(user, id, SessionAction::Invite { who }, "invited", email)?;
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Releases the session to the channel's queue.
     pub fn release(&self, user: &User, id: &str) -> Result<SessionView, DeskError> {
         let row = self.act(user, id, SessionAction::Release, "released", "")?;
         self.live.end_viewers(id, EndReason::Reassigned);
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Closes a session for good.
     pub fn close(&self, user: &User, id: &str) -> Result<SessionView, DeskError> {
         let row = self.act(user, id, SessionAction::Close, "closed", "")?;
         self.live.end(id, EndReason::ClosedByTechnician);
-        self.view(&row, None)
+        self.view(&row, None, user)
     }
 
     /// Deletes a session: gone from every list, kept in the audit log.

@@ -14,7 +14,7 @@ pub mod branding;
 mod downloads;
 mod page;
 
-pub use downloads::{Build, Os, Visitor};
+pub use downloads::{Build, Os, Visitor, available as available_builds};
 pub use page::escape;
 
 use crate::service::Desk;
