@@ -1,0 +1,218 @@
+//! The in-browser viewer end to end, in headless Chromium: the end user's screen is an Xvfb
+//! display with known content, captured and injected by `sos`; the technician signs in to
+//! the console and opens the viewer page of a granted session. Checks what the technician
+//! sees and does, once over WebTransport and once forced over the WebSocket fallback: the
+//! canvas shows the end user's screen, a click and typed text on the canvas arrive at the
+//! end user's X server, and the page's quality indicator reports decoded frames and latency
+//! (printed: the figures of the report).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step fails the test
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use support::browser::Browser;
+use support::stack::{Desk, EMAIL, Gateway, PASSWORD};
+use support::xclient::{Seen, XClient};
+use support::xvfb::Xvfb;
+
+const REMOTE_W: u32 = 1280;
+const REMOTE_H: u32 = 720;
+/// Lowest PSNR accepted between the canvas (decoded at full size) and the end user's
+/// screen: the walking skeleton's bar for one H.264 frame. A misplaced, mis-scaled or
+/// channel-swapped picture falls to 10-25 dB.
+const MIN_PSNR_DB: f64 = 35.0;
+
+/// The page's state object (`window.sosViewer`).
+fn viewer_state(browser: &Browser) -> Value {
+    browser.js("return window.sosViewer || null;", vec![])
+}
+
+/// The canvas as packed BGRA, read back from the page.
+fn canvas_bgra(browser: &Browser) -> (u32, u32, Vec<u8>) {
+    let url = browser.js(
+        "return document.getElementById('screen').toDataURL('image/png');",
+        vec![],
+    );
+    let url = url.as_str().unwrap();
+    let png = STANDARD
+        .decode(url.strip_prefix("data:image/png;base64,").unwrap())
+        .unwrap();
+    // The canvas is opaque: premultiplied RGBA is plain RGBA.
+    let pixmap = tiny_skia::Pixmap::decode_png(&png).unwrap();
+    let mut bgra = pixmap.data().to_vec();
+    for p in bgra.chunks_exact_mut(4) {
+        p.swap(0, 2);
+    }
+    (pixmap.width(), pixmap.height(), bgra)
+}
+
+fn sign_in(browser: &Browser, gateway: &Gateway) {
+    browser.goto(&format!("{}/console/login", gateway.console));
+    browser.type_into("#email", EMAIL);
+    browser.type_into("#password", &format!("{PASSWORD}\n"));
+    browser.wait_for(
+        "the console after signing in",
+        support::browser::WAIT,
+        |b| {
+            let url = b.url();
+            (!url.contains("/login") && url.contains("/console")).then_some(())
+        },
+    );
+}
+
+/// Waits for the first button press reaching the end user's screen.
+fn next_press(user: &XClient) -> (u8, i16, i16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = user.seen.lock().unwrap().clone();
+        if let Some(press) = seen.iter().find_map(|s| match s {
+            Seen::Button { button, x, y } => Some((*button, *x, *y)),
+            Seen::Key(_) => None,
+        }) {
+            return press;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no click reached the end user's screen: {seen:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Opens the viewer of a granted session in the browser (`query` picks the transport),
+/// checks picture, click and typing, then measures while the screen changes.
+fn view_and_drive(query: &str, transport: &str) {
+    let remote = Xvfb::start(REMOTE_W, REMOTE_H);
+    let user = XClient::start(&remote.display);
+    let work = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(work.path());
+    let desk = Desk::login(&gateway, work.path());
+    let (id, _agent) = desk.granted_session(&gateway, &remote.display);
+    let truth = user.capture();
+
+    let browser = Browser::for_gateway(&gateway);
+    sign_in(&browser, &gateway);
+    let started = Instant::now();
+    browser.goto(&format!(
+        "{}/console/sessions/{id}/view{query}",
+        gateway.console
+    ));
+
+    // The picture: decoded at the remote size, read back and compared with the screen.
+    let state = browser.wait_for("a decoded picture", Duration::from_secs(30), |b| {
+        let state = viewer_state(b);
+        (state["stats"]["framesDecoded"].as_u64().unwrap_or(0) > 0).then_some(state)
+    });
+    eprintln!(
+        "{transport}: first picture {:?} after opening the page",
+        started.elapsed()
+    );
+    assert_eq!(state["transport"], transport, "{state}");
+    assert_eq!(state["phase"], "watching");
+    if transport == "websocket" {
+        assert!(state["fallbackReason"].is_null(), "forced, not fallen back");
+    }
+    let psnr = browser.wait_for(
+        "the canvas to show the end user's screen",
+        Duration::from_secs(20),
+        |b| {
+            let (w, h, pixels) = canvas_bgra(b);
+            assert_eq!((w, h), (REMOTE_W, REMOTE_H), "decoded at the remote size");
+            let psnr =
+                sos_codec::psnr_bgra(&pixels, w as usize * 4, &truth, REMOTE_W as usize * 4, w, h);
+            (psnr >= MIN_PSNR_DB).then_some(psnr)
+        },
+    );
+    eprintln!("{transport}: canvas against the screen: PSNR {psnr:.2} dB");
+    browser.screenshot(&format!("viewer-{transport}"));
+
+    // A click in the middle of the canvas lands in the middle of the end user's screen,
+    // within the scale factor.
+    let rect = browser.js(
+        "const r = document.getElementById('screen').getBoundingClientRect(); \
+         return [r.width, r.height];",
+        vec![],
+    );
+    let scale = f64::from(REMOTE_W) / rect[0].as_f64().unwrap();
+    assert!(scale >= 1.0, "fitted into the 1280x720 window: {rect}");
+    browser.click("#screen");
+    let (button, x, y) = next_press(&user);
+    assert_eq!(button, 1, "the left button");
+    let (ex, ey) = (f64::from(REMOTE_W) / 2.0, f64::from(REMOTE_H) / 2.0);
+    assert!(
+        (f64::from(x) - ex).abs() <= scale + 1.0 && (f64::from(y) - ey).abs() <= scale + 1.0,
+        "clicked the canvas centre, landed at {x},{y}; expected about {ex},{ey}"
+    );
+
+    // Typing on the canvas types on the end user's screen.
+    let canvas = browser.find("#screen");
+    browser
+        .block_on(canvas.send_keys("hi\u{E007}"))
+        .expect("type on the canvas");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(user.typed_text() == "hi" && user.seen.lock().unwrap().contains(&Seen::Key(0xff0d))) {
+        assert!(
+            Instant::now() < deadline,
+            "typed \"hi\" and Enter; the end user's screen got {:?}",
+            user.seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!user.anything_pressed(), "nothing left held down");
+
+    // A changing screen: decoded frames per second and capture-to-canvas latency, as the
+    // page measures them (the agent's capture time against the browser's clock corrected
+    // to the gateway's; one machine here, so one clock).
+    let _moving = user.animate();
+    std::thread::sleep(Duration::from_secs(2));
+    let before = viewer_state(&browser)["stats"].clone();
+    let window = Duration::from_secs(6);
+    std::thread::sleep(window);
+    let after = viewer_state(&browser)["stats"].clone();
+    let decoded =
+        after["framesDecoded"].as_u64().unwrap() - before["framesDecoded"].as_u64().unwrap();
+    let fps = decoded as f64 / window.as_secs_f64();
+    let seen = before["latencies"].as_array().unwrap().len();
+    let mut latencies: Vec<f64> = after["latencies"].as_array().unwrap()
+        [seen.min(after["latencies"].as_array().unwrap().len())..]
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    assert!(
+        fps >= 5.0,
+        "the page decodes a changing screen: {decoded} frames in {window:?}"
+    );
+    let median = latencies[latencies.len() / 2];
+    let p95 = latencies[latencies.len() * 95 / 100];
+    eprintln!(
+        "{transport}: decoded {fps:.1} fps over {window:?}; capture-to-canvas latency median \
+         {median:.0} ms, p95 {p95:.0} ms ({} frames); page shows {:?}",
+        latencies.len(),
+        browser.text("#quality")
+    );
+    assert!(
+        median > 0.0 && median < 2000.0,
+        "latency is measured: median {median} ms"
+    );
+    let quality = browser.text("#quality");
+    assert!(
+        quality.contains("fps"),
+        "the indicator shows the rate: {quality}"
+    );
+    browser.screenshot(&format!("viewer-{transport}-moving"));
+}
+
+#[test]
+fn the_browser_viewer_shows_and_drives_the_remote_screen_over_webtransport() {
+    view_and_drive("", "webtransport");
+}
+
+#[test]
+fn the_browser_viewer_works_over_the_websocket_fallback() {
+    view_and_drive("?transport=ws", "websocket");
+}
