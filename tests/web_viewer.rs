@@ -97,10 +97,34 @@ fn view_and_drive(query: &str, transport: &str) {
     let browser = Browser::for_gateway(&gateway);
     sign_in(&browser, &gateway);
     let started = Instant::now();
-    browser.goto(&format!(
-        "{}/console/sessions/{id}/view{query}",
-        gateway.console
-    ));
+    if query.is_empty() {
+        // As a technician does: the session's panel in the console, Start remote session.
+        let open = format!("#sessions tr[data-id='{id}'] button.open");
+        browser.wait_for("the session in the console", support::browser::WAIT, |b| {
+            b.try_find(&open).map(|_| ())
+        });
+        browser.click(&open);
+        browser.wait_for(
+            "Start remote session to be enabled",
+            support::browser::WAIT,
+            |b| {
+                b.try_find("#act-start")?;
+                let disabled = b.attribute("#act-start", "disabled");
+                (disabled.as_deref() == Some("false")).then_some(())
+            },
+        );
+        browser.click("#act-start");
+    } else {
+        browser.goto(&format!(
+            "{}/console/sessions/{id}/view{query}",
+            gateway.console
+        ));
+    }
+    browser.wait_for("the viewer's page", support::browser::WAIT, |b| {
+        b.url()
+            .contains(&format!("/console/sessions/{id}/view"))
+            .then_some(())
+    });
 
     // The picture: decoded at the remote size, read back and compared with the screen.
     let state = browser.wait_for("a decoded picture", Duration::from_secs(30), |b| {
@@ -205,6 +229,16 @@ fn view_and_drive(query: &str, transport: &str) {
         "the indicator shows the rate: {quality}"
     );
     browser.screenshot(&format!("viewer-{transport}-moving"));
+
+    if transport == "websocket" {
+        // End session, confirmed on the page: closed for everyone, and the page says why.
+        browser.click("#end");
+        browser.click("#end-yes");
+        browser.wait_for_text("#notice", "Session ended");
+        assert_eq!(viewer_state(&browser)["ended"], "ClosedByTechnician");
+        desk.wait_for(&id, "closed", |s| s["status"] == "closed");
+        browser.screenshot("viewer-ended");
+    }
 }
 
 #[test]
