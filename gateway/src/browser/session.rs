@@ -6,7 +6,8 @@
 //! from the viewer's own [`FrameSlot`](crate::relay::live::FrameSlot), so a page that reads
 //! slowly only ever has the newest frame waiting and holds nobody else up; input and
 //! commands are never delayed behind a frame being written (they are read by their own
-//! loop); the viewer is detached when either loop ends.
+//! loop); a page that takes nothing for [`SEND_TIMEOUT`] is dropped; the viewer is
+//! detached when either loop ends.
 
 use super::protocol::{self, Command, FromBrowser, ToBrowser};
 use crate::relay::HELLO_TIMEOUT;
@@ -17,7 +18,18 @@ use sos_transport::wire::{Refusal, ToViewer, ViewerPurpose};
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Longest a page may take to take one message or frame: past it the page is taken for
+/// gone and detached, so that it does not hold a viewer's place.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+async fn sent(sending: impl Future<Output = io::Result<()>>) -> io::Result<()> {
+    tokio::time::timeout(SEND_TIMEOUT, sending)
+        .await
+        .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
+}
 
 /// The sending half of a browser transport.
 pub trait Outbound: Send + 'static {
@@ -84,8 +96,8 @@ pub async fn serve<I: Inbound, O: Outbound>(
 }
 
 async fn refuse<O: Outbound>(mut outbound: O, reason: Refusal) {
-    let _ = outbound.control(ToBrowser::refused(reason).to_json()).await;
-    outbound.close().await;
+    let _ = sent(outbound.control(ToBrowser::refused(reason).to_json())).await;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, outbound.close()).await;
 }
 
 /// Applies the page's messages until it leaves or breaks the protocol.
@@ -147,7 +159,7 @@ async fn write<O: Outbound>(
                 let Some(message) = message else { break };
                 let last = matches!(message, ToViewer::End(_));
                 if let Some(message) = ToBrowser::from_viewer(message)
-                    && outbound.control(message.to_json()).await.is_err()
+                    && sent(outbound.control(message.to_json())).await.is_err()
                 {
                     return;
                 }
@@ -156,7 +168,7 @@ async fn write<O: Outbound>(
                 }
             }
             Some(message) = local.recv() => {
-                if outbound.control(message.to_json()).await.is_err() {
+                if sent(outbound.control(message.to_json())).await.is_err() {
                     return;
                 }
             }
@@ -164,7 +176,7 @@ async fn write<O: Outbound>(
                 Some(frame) => {
                     let header = protocol::frame_header(&frame.header);
                     let len = frame.payload.len();
-                    if outbound.frame(header, frame.payload).await.is_err() {
+                    if sent(outbound.frame(header, frame.payload)).await.is_err() {
                         return;
                     }
                     desk.count_relayed(len);
@@ -174,5 +186,5 @@ async fn write<O: Outbound>(
             },
         }
     }
-    outbound.close().await;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, outbound.close()).await;
 }
