@@ -475,3 +475,73 @@ async fn the_webtransport_bridge_is_trusted_by_its_certificate_hash_and_carries_
     );
     running.abort();
 }
+
+#[tokio::test]
+async fn a_page_that_stops_reading_holds_no_other_page_up() {
+    let gw = Gw::new();
+    let (id, tina, _agent) = granted(&gw).await;
+    let addr = serve_http(&gw).await;
+    let mut pages = Vec::new();
+    for _ in 0..2 {
+        let t = ticket(&gw, &id, &tina).await.1["ticket"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut socket = open_socket(addr, &id, &tina).await;
+        socket
+            .send(Message::text(
+                json!({"type": "ticket", "ticket": t}).to_string(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            control_of_type(&mut socket, "accepted").await["type"],
+            "accepted"
+        );
+        pages.push(socket);
+    }
+    let mut reading = pages.pop().unwrap();
+    let _stalled = pages.pop().unwrap();
+
+    // 40 MB of keyframes, far more than the stalled page's socket buffers hold; the
+    // reading page keeps up and gets the last one, and publishing never waits.
+    let big = |seq: u64| Frame {
+        header: FrameHeader {
+            seq,
+            keyframe: true,
+            width: 1920,
+            height: 1080,
+            capture_micros: seq,
+        },
+        payload: Bytes::from(vec![seq as u8; 256 * 1024]),
+    };
+    let mut last_seen = 0;
+    let mut slowest_publish = Duration::ZERO;
+    for seq in 1..=160u64 {
+        let started = std::time::Instant::now();
+        gw.desk.live.publish_frame(&id, &big(seq));
+        slowest_publish = slowest_publish.max(started.elapsed());
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_millis(5), reading.next()).await
+        {
+            if let Message::Binary(bytes) = message {
+                last_seen = u64::from_be_bytes(bytes[2..10].try_into().unwrap());
+            }
+        }
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while last_seen < 160 {
+        let message = tokio::time::timeout_at(deadline, reading.next())
+            .await
+            .expect("the reading page gets the newest frame")
+            .unwrap()
+            .unwrap();
+        if let Message::Binary(bytes) = message {
+            last_seen = u64::from_be_bytes(bytes[2..10].try_into().unwrap());
+        }
+    }
+    assert!(
+        slowest_publish < Duration::from_millis(50),
+        "publishing a frame waited {slowest_publish:?}"
+    );
+}
