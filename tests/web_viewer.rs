@@ -83,13 +83,28 @@ fn next_press(user: &XClient) -> (u8, i16, i16) {
     }
 }
 
-/// Opens the viewer of a granted session in the browser (`query` picks the transport),
-/// checks picture, click and typing, then measures while the screen changes.
-fn view_and_drive(query: &str, transport: &str) {
+/// How a test runs the viewer.
+struct Run {
+    /// Added to the page's address (`?transport=ws` forces the WebSocket).
+    query: &'static str,
+    /// The transport the page must end up on.
+    transport: &'static str,
+    /// Where the gateway's WebTransport endpoint listens.
+    webtransport: &'static str,
+    /// Whether the page must have fallen back from WebTransport.
+    fell_back: bool,
+    /// Whether to go on past the picture: click, typing, measures, end.
+    drive: bool,
+}
+
+/// Opens the viewer of a granted session in the browser, checks the picture, then (when
+/// `run.drive`) click and typing, measures while the screen changes, and ends the session.
+fn view_and_drive(run: &Run) {
+    let (query, transport) = (run.query, run.transport);
     let remote = Xvfb::start(REMOTE_W, REMOTE_H);
     let user = XClient::start(&remote.display);
     let work = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start(work.path());
+    let gateway = Gateway::start_webtransport_on(work.path(), run.webtransport);
     let desk = Desk::login(&gateway, work.path());
     let (id, _agent) = desk.granted_session(&gateway, &remote.display);
     let truth = user.capture();
@@ -137,9 +152,11 @@ fn view_and_drive(query: &str, transport: &str) {
     );
     assert_eq!(state["transport"], transport, "{state}");
     assert_eq!(state["phase"], "watching");
-    if transport == "websocket" {
-        assert!(state["fallbackReason"].is_null(), "forced, not fallen back");
-    }
+    assert_eq!(
+        !state["fallbackReason"].is_null(),
+        run.fell_back,
+        "fallback as expected: {state}"
+    );
     let psnr = browser.wait_for(
         "the canvas to show the end user's screen",
         Duration::from_secs(20),
@@ -152,7 +169,11 @@ fn view_and_drive(query: &str, transport: &str) {
         },
     );
     eprintln!("{transport}: canvas against the screen: PSNR {psnr:.2} dB");
-    browser.screenshot(&format!("viewer-{transport}"));
+    let fallback = if run.fell_back { "-fallback" } else { "" };
+    browser.screenshot(&format!("viewer-{transport}{fallback}"));
+    if !run.drive {
+        return;
+    }
 
     // A click in the middle of the canvas lands in the middle of the end user's screen,
     // within the scale factor.
@@ -230,7 +251,7 @@ fn view_and_drive(query: &str, transport: &str) {
     );
     browser.screenshot(&format!("viewer-{transport}-moving"));
 
-    if transport == "websocket" {
+    if run.query == "?transport=ws" {
         // End session, confirmed on the page: closed for everyone, and the page says why.
         browser.click("#end");
         browser.click("#end-yes");
@@ -243,10 +264,35 @@ fn view_and_drive(query: &str, transport: &str) {
 
 #[test]
 fn the_browser_viewer_shows_and_drives_the_remote_screen_over_webtransport() {
-    view_and_drive("", "webtransport");
+    view_and_drive(&Run {
+        query: "",
+        transport: "webtransport",
+        webtransport: "127.0.0.1:0",
+        fell_back: false,
+        drive: true,
+    });
 }
 
 #[test]
 fn the_browser_viewer_works_over_the_websocket_fallback() {
-    view_and_drive("?transport=ws", "websocket");
+    view_and_drive(&Run {
+        query: "?transport=ws",
+        transport: "websocket",
+        webtransport: "127.0.0.1:0",
+        fell_back: false,
+        drive: true,
+    });
+}
+
+#[test]
+fn the_browser_viewer_falls_back_to_the_websocket_when_webtransport_is_out_of_reach() {
+    // The endpoint listens on another loopback address than the one the page uses: as
+    // if UDP were blocked between the browser and the gateway.
+    view_and_drive(&Run {
+        query: "",
+        transport: "websocket",
+        webtransport: "127.0.0.2:0",
+        fell_back: true,
+        drive: false,
+    });
 }

@@ -48,7 +48,21 @@ impl Gateway {
     /// Like [`Gateway::start`], with more users: (e-mail, name, role), each with the same
     /// password as the first technician.
     pub fn start_with_roles(work: &Path, more: &[(&str, &str, &str)]) -> Self {
+        let data = Self::add_users(work, more);
+        Self::serve(&data, "127.0.0.1:0", "127.0.0.1:0")
+    }
+
+    /// Like [`Gateway::start`], with the browser viewer's WebTransport endpoint on
+    /// `webtransport` (an address the browser cannot reach stands for blocked UDP).
+    pub fn start_webtransport_on(work: &Path, webtransport: &str) -> Self {
+        let data = Self::add_users(work, &[]);
+        Self::serve_on(&data, "127.0.0.1:0", "127.0.0.1:0", webtransport)
+    }
+
+    /// Adds the first technician and `more` users to the data folder `work/gateway`.
+    fn add_users(work: &Path, more: &[(&str, &str, &str)]) -> PathBuf {
         let data = work.join("gateway");
+        let data_path = data.clone();
         let data = data.to_str().unwrap();
         let gateway_bin = binary("sos-gateway");
         for (email, name, role) in [(EMAIL, "Tina Tech", "technician")].iter().chain(more) {
@@ -72,17 +86,22 @@ impl Gateway {
             );
             assert!(out.status.success(), "user add: {}", describe(&out));
         }
-        Self::serve(Path::new(data), "127.0.0.1:0", "127.0.0.1:0")
+        data_path
     }
 
     /// Starts `sos-gateway serve` on an existing data folder and the given addresses (port 0:
     /// a free one) and reads the addresses and fingerprint it prints.
     pub fn serve(data: &Path, listen: &str, quic: &str) -> Self {
+        // The browser viewer's UDP port: a free one, so that tests can run side by side.
+        Self::serve_on(data, listen, quic, "127.0.0.1:0")
+    }
+
+    /// [`Gateway::serve`] with the WebTransport endpoint on `webtransport`.
+    pub fn serve_on(data: &Path, listen: &str, quic: &str, webtransport: &str) -> Self {
         let mut serve = Command::new(binary("sos-gateway"));
         serve.arg("serve").arg("--data").arg(data);
         serve.args(["--listen", listen, "--quic", quic]);
-        // The browser viewer's UDP port: a free one, so that tests can run side by side.
-        serve.args(["--webtransport", "127.0.0.1:0"]);
+        serve.args(["--webtransport", webtransport]);
         serve.args(["--organisation", "Example Support"]);
         let process = Running::spawn("sos-gateway", serve);
         let field = |prefix: &str, wait: u64| {
