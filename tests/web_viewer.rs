@@ -296,3 +296,67 @@ fn the_browser_viewer_falls_back_to_the_websocket_when_webtransport_is_out_of_re
         drive: false,
     });
 }
+
+/// The `w`x`h` part of a `stride_px`-wide BGRA picture at (`x`, `y`).
+fn crop(src: &[u8], stride_px: u32, (x, y, w, h): (u32, u32, u32, u32)) -> Vec<u8> {
+    let mut out = Vec::with_capacity((w * h * 4) as usize);
+    for row in y..y + h {
+        let start = ((row * stride_px + x) * 4) as usize;
+        out.extend_from_slice(&src[start..start + (w * 4) as usize]);
+    }
+    out
+}
+
+/// Waits until the canvas shows `expected` (`w`x`h`); returns the PSNR.
+fn wait_for_canvas(browser: &Browser, expected: &[u8], (w, h): (u32, u32), what: &str) -> f64 {
+    browser.wait_for(what, Duration::from_secs(20), |b| {
+        let (cw, ch, pixels) = canvas_bgra(b);
+        if (cw, ch) != (w, h) {
+            return None;
+        }
+        let psnr = sos_codec::psnr_bgra(&pixels, w as usize * 4, expected, w as usize * 4, w, h);
+        (psnr >= MIN_PSNR_DB).then_some(psnr)
+    })
+}
+
+#[test]
+fn the_monitor_picker_switches_the_shared_monitor() {
+    let remote = Xvfb::start(REMOTE_W, REMOTE_H);
+    support::screens::split_into_monitors(&remote.display, &[(0, 0, 640, 720), (640, 0, 640, 720)]);
+    let user = XClient::start(&remote.display);
+    let work = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(work.path());
+    let desk = Desk::login(&gateway, work.path());
+    let (id, _agent) = desk.granted_session(&gateway, &remote.display);
+    let truth = user.capture();
+
+    let browser = Browser::for_gateway(&gateway);
+    sign_in(&browser, &gateway);
+    browser.goto(&format!("{}/console/sessions/{id}/view", gateway.console));
+    let left = crop(&truth, REMOTE_W, (0, 0, 640, 720));
+    let psnr = wait_for_canvas(&browser, &left, (640, 720), "the left (primary) monitor");
+    eprintln!("left monitor: PSNR {psnr:.2} dB");
+    let options = browser.js(
+        "return [...document.querySelectorAll('#monitor option')].map(o => o.textContent);",
+        vec![],
+    );
+    assert_eq!(
+        options,
+        serde_json::json!(["1: 640×720 (primary)", "2: 640×720"])
+    );
+
+    let picker = browser.find("#monitor");
+    browser
+        .block_on(picker.select_by_value("1"))
+        .expect("pick monitor 2");
+    let right = crop(&truth, REMOTE_W, (640, 0, 640, 720));
+    let psnr = wait_for_canvas(
+        &browser,
+        &right,
+        (640, 720),
+        "the right monitor after picking it",
+    );
+    eprintln!("right monitor: PSNR {psnr:.2} dB");
+    assert_eq!(viewer_state(&browser)["display"]["index"], 1);
+    browser.screenshot("viewer-second-monitor");
+}
