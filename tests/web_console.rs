@@ -10,19 +10,8 @@ use std::time::Duration;
 use support::binary;
 use support::browser::{Browser, Key, WAIT};
 use support::procs::Running;
-use support::stack::{EMAIL, Gateway, PASSWORD};
+use support::stack::{EMAIL, Gateway};
 use support::xvfb::Xvfb;
-
-/// Logs in through the console's form as `email`.
-fn log_in(browser: &Browser, gateway: &Gateway, email: &str) {
-    browser.goto(&format!("{}/console/login", gateway.console));
-    browser.type_into("#email", email);
-    // Enter submits, as in any form.
-    browser.type_into("#password", &format!("{PASSWORD}\n"));
-    browser.wait_for("the console after login", WAIT, |b| {
-        b.try_find("#logout").map(|_| ())
-    });
-}
 
 #[test]
 fn login_wrong_password_and_logout() {
@@ -48,7 +37,7 @@ fn login_wrong_password_and_logout() {
     browser.wait_for_text("#login-error", "not accepted");
     assert_eq!(browser.attribute("#email", "value").as_deref(), Some(EMAIL));
 
-    log_in(&browser, &gateway, EMAIL);
+    browser.log_in(&gateway, EMAIL);
     assert_eq!(browser.text("#who"), format!("Tina Tech ({EMAIL})"));
     // The session cookie is out of the page script's reach; the CSRF value is not.
     let cookies = browser.js("return document.cookie", vec![]);
@@ -67,14 +56,6 @@ fn login_wrong_password_and_logout() {
         "{}",
         browser.url()
     );
-}
-
-/// Logs out with the top bar's button.
-fn log_out(browser: &Browser) {
-    browser.click("#logout");
-    browser.wait_for("the login form", WAIT, |b| {
-        b.try_find("#sign-in").map(|_| ())
-    });
 }
 
 /// The id of the first session row in the list.
@@ -100,7 +81,7 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
     let work = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(work.path());
     let browser = Browser::for_gateway(&gateway);
-    log_in(&browser, &gateway, EMAIL);
+    browser.log_in(&gateway, EMAIL);
     browser.wait_for_text("#live", "Live");
     browser.screenshot("home");
 
@@ -171,8 +152,16 @@ fn a_session_from_new_to_closed_without_reloading_the_page() {
 
     // Request permission from the page; the end user grants on the app's terminal.
     assert!(!disabled(&browser, "#act-request"));
+    assert_eq!(
+        browser.attribute("#request-control", "checked").as_deref(),
+        Some("true")
+    );
     browser.click("#act-request");
-    agent.expect_line("[y/N]", Duration::from_secs(10));
+    let prompt = agent.expect_line("[y/N]", Duration::from_secs(10));
+    assert!(
+        prompt.contains("Tina Tech"),
+        "the prompt names who asks: {prompt}"
+    );
     agent.send_line("y");
     browser.wait_for_text("#session-permission", "granted: view and control");
     browser.wait_for("Start remote session to be enabled", WAIT, |b| {
@@ -226,7 +215,7 @@ fn admin_pages_and_the_actions_each_role_may_take() {
     );
     let browser = Browser::for_gateway(&gateway);
     // Tina creates a session in Default.
-    log_in(&browser, &gateway, EMAIL);
+    browser.log_in(&gateway, EMAIL);
     browser.click("nav.side a[href='/console/channels/Default']");
     browser.wait_for_text("main h1", "Default");
     browser.click("#new-session");
@@ -242,9 +231,9 @@ fn admin_pages_and_the_actions_each_role_may_take() {
     browser.click("#act-invite");
     browser.wait_for_text(&format!("{row} td:nth-child(4)"), "tom@example.com");
     browser.press(Key::Escape);
-    log_out(&browser);
+    browser.log_out();
 
-    log_in(&browser, &gateway, "ann@example.com");
+    browser.log_in(&gateway, "ann@example.com");
 
     // Users and roles: the table lists everyone; a new user appears once added.
     browser.click("nav.side a[href='/console/admin/users']");
@@ -289,11 +278,11 @@ fn admin_pages_and_the_actions_each_role_may_take() {
     browser.click("#act-release");
     browser.wait_for_text(&badge, "In queue");
     browser.press(Key::Escape);
-    log_out(&browser);
+    browser.log_out();
 
     // Tom, a technician: no admin pages; on Home he finds the session he was invited to,
     // may not close it, and may take it from the queue.
-    log_in(&browser, &gateway, "tom@example.com");
+    browser.log_in(&gateway, "tom@example.com");
     assert!(!browser.text("nav.side").contains("Users and roles"));
     browser.wait_for_text(&badge, "In queue");
     browser.click(&format!("{row} button.open"));

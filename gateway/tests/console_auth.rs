@@ -276,3 +276,38 @@ async fn the_root_leads_to_the_console() {
     assert!(body.contains("<form method=\"post\" action=\"/console/login\">"));
     assert_eq!(headers[header::CACHE_CONTROL], "no-store, max-age=0");
 }
+
+#[tokio::test]
+async fn the_api_logout_takes_the_cookie_with_its_csrf_header() {
+    let gw = Gw::new();
+    let login = console_login(&gw, "tina@example.com", "password123")
+        .await
+        .unwrap();
+    let req = with_cookie(builder(Method::POST, "/api/v1/logout"), &login)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&gw, req).await.0, StatusCode::FORBIDDEN);
+    let req = with_cookie(builder(Method::POST, "/api/v1/logout"), &login)
+        .header("x-csrf-token", &login.csrf)
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let cleared = set_cookies(&headers);
+    assert_eq!(cleared.len(), 2, "{cleared:?}");
+    assert!(cleared.iter().all(|(_, v)| v.contains("Max-Age=0")));
+    let req = with_cookie(builder(Method::GET, "/api/v1/me"), &login)
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&gw, req).await.0, StatusCode::UNAUTHORIZED);
+
+    // A bearer logout sets no cookie.
+    let tina = gw.login("tina@example.com").await;
+    let req = builder(Method::POST, "/api/v1/logout")
+        .header(header::AUTHORIZATION, format!("Bearer {tina}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(&gw, req).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(set_cookies(&headers).is_empty());
+}

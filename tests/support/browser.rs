@@ -155,6 +155,27 @@ impl Browser {
         Self::start(&spki_hash_of_pem(&gateway.data.join("gateway-cert.pem")))
     }
 
+    /// Signs in to `gateway`'s console through its login form as `email` (a user added by
+    /// [`super::stack::Gateway::start_with_roles`], with the tests' password) and waits for
+    /// the console.
+    pub fn log_in(&self, gateway: &super::stack::Gateway, email: &str) {
+        self.goto(&format!("{}/console/login", gateway.console));
+        self.type_into("#email", email);
+        // Enter submits, as in any form.
+        self.type_into("#password", &format!("{}\n", super::stack::PASSWORD));
+        self.wait_for("the console after login", WAIT, |b| {
+            b.try_find("#logout").map(|_| ())
+        });
+    }
+
+    /// Logs out with the console's top bar button and waits for the login form.
+    pub fn log_out(&self) {
+        self.click("#logout");
+        self.wait_for("the login form", WAIT, |b| {
+            b.try_find("#sign-in").map(|_| ())
+        });
+    }
+
     /// The WebDriver client, for what the helpers do not cover (run it with
     /// [`Browser::block_on`]).
     pub fn client(&self) -> &Client {

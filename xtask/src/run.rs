@@ -221,6 +221,9 @@ fn print_instructions(
         ),
         None => println!("    password     in {credentials}"),
     }
+    println!(
+        "    web console  {url}/console   (sign in with this e-mail and password; the browser warns once about the self-signed certificate)"
+    );
     println!();
     println!("Try a support session from another terminal:");
     println!();

@@ -231,7 +231,7 @@ pub fn sessions(frame: &Frame<'_>) -> String {
 <p id=\"session-output\" role=\"status\"></p>\
 <p id=\"session-error\" class=\"error\" role=\"alert\"></p>\
 <div id=\"session-actions\" class=\"actions\"></div>\
-<form method=\"dialog\"><button id=\"session-done\">Close this panel</button></form></dialog>",
+<form method=\"dialog\"><button id=\"session-done\">Back to the list</button></form></dialog>",
         title = escape(title),
         channel = escape(new_in.map_or("", |c| c.as_str())),
     );

@@ -228,9 +228,17 @@ function actionRow(s, a) {
     }
     inputs.push(select);
   }
+  const labels = [];
+  if (a.action === "request") {
+    const control = el("input", null, { type: "checkbox", id: "request-control", checked: "" });
+    const label = el("label", " with control", { for: "request-control" });
+    label.prepend(control);
+    inputs.push(control);
+    labels.push(label);
+  }
   for (const input of inputs) input.disabled = !a.allowed;
   button.disabled = !a.allowed;
-  row.append(...inputs, button);
+  row.append(...(labels.length ? [] : inputs), button, ...labels);
   if (!a.allowed) {
     const why = el("span", a.reason || "not allowed now", { class: "reason", id: `why-${a.action}` });
     button.setAttribute("aria-describedby", why.id);
@@ -254,8 +262,10 @@ async function act(s, action, button, inputs) {
   try {
     switch (action) {
       case "request":
-        await api("POST", `${path}/request`, { control: true });
-        output.textContent = "Permission requested: the end user is asked now.";
+        await api("POST", `${path}/request`, { control: inputs[0].checked });
+        output.textContent = inputs[0].checked
+          ? "Permission to view and control requested: the end user is asked now."
+          : "Permission to view requested: the end user is asked now.";
         break;
       case "start":
         location.assign(`/console/sessions/${encodeURIComponent(s.id)}/view`);
