@@ -12,6 +12,7 @@ mod support;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::browser::Browser;
@@ -208,6 +209,34 @@ fn view_and_drive(run: &Run) {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!user.anything_pressed(), "nothing left held down");
+
+    // Ctrl held on the canvas is held on the end user's machine, and released there when
+    // the canvas loses the keyboard.
+    let hold = KeyActions::new("held".into()).then(KeyAction::Down { value: '\u{e009}' });
+    browser
+        .block_on(browser.client().perform_actions(hold))
+        .expect("hold Ctrl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !user.anything_pressed() {
+        assert!(
+            Instant::now() < deadline,
+            "Ctrl never went down on the end user's screen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    browser.js("document.getElementById('scale').focus();", vec![]);
+    // Well within the agent's own limit for keys held without news (10 s).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while user.anything_pressed() {
+        assert!(
+            Instant::now() < deadline,
+            "Ctrl stayed down after the canvas lost focus"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    browser
+        .block_on(browser.client().release_actions())
+        .expect("release the WebDriver keys");
 
     // A changing screen: decoded frames per second and capture-to-canvas latency, as the
     // page measures them (the agent's capture time against the browser's clock corrected
