@@ -16,7 +16,7 @@ use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::browser::Browser;
-use support::stack::{Desk, EMAIL, Gateway, PASSWORD};
+use support::stack::{Desk, EMAIL, Gateway};
 use support::xclient::{Seen, XClient};
 use support::xvfb::Xvfb;
 
@@ -49,20 +49,6 @@ fn canvas_bgra(browser: &Browser) -> (u32, u32, Vec<u8>) {
         p.swap(0, 2);
     }
     (pixmap.width(), pixmap.height(), bgra)
-}
-
-fn sign_in(browser: &Browser, gateway: &Gateway) {
-    browser.goto(&format!("{}/console/login", gateway.console));
-    browser.type_into("#email", EMAIL);
-    browser.type_into("#password", &format!("{PASSWORD}\n"));
-    browser.wait_for(
-        "the console after signing in",
-        support::browser::WAIT,
-        |b| {
-            let url = b.url();
-            (!url.contains("/login") && url.contains("/console")).then_some(())
-        },
-    );
 }
 
 /// Waits for the first button press reaching the end user's screen.
@@ -111,7 +97,7 @@ fn view_and_drive(run: &Run) {
     let truth = user.capture();
 
     let browser = Browser::for_gateway(&gateway);
-    sign_in(&browser, &gateway);
+    browser.log_in(&gateway, EMAIL);
     let started = Instant::now();
     if query.is_empty() {
         // As a technician does: the session's panel in the console, Start remote session.
@@ -366,7 +352,7 @@ fn the_monitor_picker_switches_the_shared_monitor() {
     let truth = user.capture();
 
     let browser = Browser::for_gateway(&gateway);
-    sign_in(&browser, &gateway);
+    browser.log_in(&gateway, EMAIL);
     browser.goto(&format!("{}/console/sessions/{id}/view", gateway.console));
     let left = crop(&truth, REMOTE_W, (0, 0, 640, 720));
     let psnr = wait_for_canvas(&browser, &left, (640, 720), "the left (primary) monitor");
