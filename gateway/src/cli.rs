@@ -1,6 +1,6 @@
 //! Command line of `sos-gateway`.
 
-use crate::config::{DEFAULT_DATA, DEFAULT_LISTEN, DEFAULT_QUIC, FileConfig};
+use crate::config::{DEFAULT_DATA, DEFAULT_LISTEN, DEFAULT_QUIC, DEFAULT_WEBTRANSPORT, FileConfig};
 use crate::domain::licence::{self, Licence};
 use crate::domain::secrets::Keys;
 use crate::server::{ServeConfig, serve};
@@ -41,6 +41,9 @@ enum Command {
         /// UDP address for QUIC: apps and viewers (port 0 picks a free port) [default: 0.0.0.0:8444].
         #[arg(long)]
         quic: Option<SocketAddr>,
+        /// UDP address for WebTransport: the browser viewer (port 0 picks a free port) [default: 0.0.0.0:8445].
+        #[arg(long)]
+        webtransport: Option<SocketAddr>,
         /// Base URL of session links, e.g. https://support.example.com (default: from --listen).
         #[arg(long)]
         public_url: Option<String>,
@@ -214,6 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
             quic,
+            webtransport,
             public_url,
             organisation,
         } => {
@@ -225,6 +229,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 quic: quic
                     .or(file.quic)
                     .unwrap_or_else(|| parse_default(DEFAULT_QUIC)),
+                webtransport: webtransport
+                    .or(file.webtransport)
+                    .unwrap_or_else(|| parse_default(DEFAULT_WEBTRANSPORT)),
                 public_url: public_url.or(file.public_url.clone()),
                 organisation: organisation
                     .or(file.organisation.clone())

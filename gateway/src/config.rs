@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     /// QUIC listen address.
     pub quic: Option<SocketAddr>,
+    /// WebTransport (browser viewer) listen address.
+    pub webtransport: Option<SocketAddr>,
     /// Base URL of session links.
     pub public_url: Option<String>,
     /// Organisation shown to end users.
@@ -102,6 +104,9 @@ pub const DEFAULT_DATA: &str = "./sosdesk-data";
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
 /// Default QUIC address.
 pub const DEFAULT_QUIC: &str = "0.0.0.0:8444";
+/// Default WebTransport address (UDP; the browser viewer falls back to WebSocket on the
+/// HTTPS port when it is blocked).
+pub const DEFAULT_WEBTRANSPORT: &str = "0.0.0.0:8445";
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod browser;
 pub mod cli;
 pub mod config;
 pub mod console;

@@ -2,6 +2,7 @@
 //! relay, prints where they listen, and shuts down gracefully on SIGTERM or Ctrl-C.
 
 use crate::api;
+use crate::browser::webtransport::WebTransport;
 use crate::domain::secrets::Keys;
 use crate::relay;
 use crate::service::{Desk, SystemClock, load_master_key};
@@ -24,6 +25,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// QUIC listen address.
     pub quic: SocketAddr,
+    /// WebTransport (browser viewer) listen address.
+    pub webtransport: SocketAddr,
     /// Base URL for links; derived from `listen` when absent.
     pub public_url: Option<String>,
     /// Organisation shown to end users.
@@ -96,6 +99,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Err(e) => tracing::warn!("licence: {e}"),
     }
 
+    let webtransport = Arc::new(WebTransport::bind(&desk, config.webtransport, names)?);
+    let webtransport_addr = webtransport.local_addr();
+
     let app = api::router(desk.clone());
     let server = axum_server::from_tcp_rustls(
         std_listener,
@@ -104,11 +110,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     .handle(handle.clone())
     .serve(app.into_make_service_with_connect_info::<SocketAddr>());
     let relay = tokio::spawn(relay::run(desk.clone(), quic.clone()));
+    let browser = tokio::spawn(webtransport.clone().run(desk.clone()));
 
     println!("console: https://{host}:{}", https_addr.port());
     println!("quic: {quic_addr}");
+    println!("webtransport: {webtransport_addr}");
     println!("cert-sha256: {}", identity.fingerprint());
-    tracing::info!(https = %https_addr, quic = %quic_addr, "gateway started");
+    tracing::info!(https = %https_addr, quic = %quic_addr, webtransport = %webtransport_addr, "gateway started");
 
     let shutdown = {
         let handle = handle.clone();
@@ -120,6 +128,9 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             desk.live.end_all(EndReason::GatewayShutdown);
             tokio::time::sleep(Duration::from_millis(300)).await;
             quic.close(close_code::SHUTDOWN.into(), b"gateway shutting down");
+            // Accepting on a closed WebTransport endpoint is not possible: stop first.
+            browser.abort();
+            webtransport.close();
             handle.graceful_shutdown(Some(Duration::from_secs(5)));
         }
     };

@@ -46,6 +46,7 @@ impl Gateway {
         serve
             .args(["serve", "--data", data.to_str().unwrap()])
             .args(["--listen", &address, "--quic", &address])
+            .args(["--webtransport", "127.0.0.1:0"])
             .args(["--organisation", ORGANISATION]);
         let process = Running::spawn("sos-gateway", serve);
         let field = |prefix: &str| {

@@ -52,7 +52,15 @@ impl Gateway {
         Self::serve(&data, "127.0.0.1:0", "127.0.0.1:0")
     }
 
-    /// Adds the users to a new data folder `work/gateway`; returns the folder.
+    /// Like [`Gateway::start`], with the browser viewer's WebTransport endpoint on
+    /// `webtransport` (an address the browser cannot reach stands for blocked UDP).
+    pub fn start_webtransport_on(work: &Path, webtransport: &str) -> Self {
+        let data = Self::add_users(work, &[]);
+        Self::serve_on(&data, "127.0.0.1:0", "127.0.0.1:0", webtransport)
+    }
+
+    /// Adds the first technician and `more` users to a new data folder `work/gateway`;
+    /// returns the folder.
     fn add_users(work: &Path, more: &[(&str, &str, &str)]) -> PathBuf {
         let folder = work.join("gateway");
         let data = folder.to_str().unwrap();
@@ -86,23 +94,42 @@ impl Gateway {
         let config = work.join("gateway.toml");
         std::fs::write(&config, gateway_toml).unwrap();
         let data = Self::add_users(work, &[]);
-        Self::serve_configured(&data, "127.0.0.1:0", "127.0.0.1:0", Some(&config))
+        Self::serve_with(
+            &data,
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            "127.0.0.1:0",
+            Some(&config),
+        )
     }
 
     /// Starts `sos-gateway serve` on an existing data folder and the given addresses (port 0:
     /// a free one) and reads the addresses and fingerprint it prints.
     pub fn serve(data: &Path, listen: &str, quic: &str) -> Self {
-        Self::serve_configured(data, listen, quic, None)
+        // The browser viewer's UDP port: a free one, so that tests can run side by side.
+        Self::serve_on(data, listen, quic, "127.0.0.1:0")
     }
 
-    /// Like [`Gateway::serve`], reading the configuration file `config` when given.
-    pub fn serve_configured(data: &Path, listen: &str, quic: &str, config: Option<&Path>) -> Self {
+    /// [`Gateway::serve`] with the WebTransport endpoint on `webtransport`.
+    pub fn serve_on(data: &Path, listen: &str, quic: &str, webtransport: &str) -> Self {
+        Self::serve_with(data, listen, quic, webtransport, None)
+    }
+
+    /// [`Gateway::serve_on`], reading the configuration file `config` when given.
+    fn serve_with(
+        data: &Path,
+        listen: &str,
+        quic: &str,
+        webtransport: &str,
+        config: Option<&Path>,
+    ) -> Self {
         let mut serve = Command::new(binary("sos-gateway"));
         if let Some(config) = config {
             serve.arg("--config").arg(config);
         }
         serve.arg("serve").arg("--data").arg(data);
         serve.args(["--listen", listen, "--quic", quic]);
+        serve.args(["--webtransport", webtransport]);
         serve.args(["--organisation", "Example Support"]);
         let process = Running::spawn("sos-gateway", serve);
         let field = |prefix: &str, wait: u64| {

@@ -391,3 +391,32 @@ pub struct SessionEvent {
     /// Status after the change.
     pub status: SessionStatus,
 }
+
+/// A one-time ticket for the browser viewer and where to use it
+/// (`POST /api/v1/sessions/{id}/viewer-ticket`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewerTicket {
+    /// Sent first on the viewer connection; works once, for this user and session.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ticket: crate::Secret<String>,
+    /// Seconds the ticket stays valid.
+    pub expires_in: u32,
+    /// Path of the WebSocket viewer on the HTTPS server (the fallback).
+    pub websocket: String,
+    /// The WebTransport viewer, when the gateway offers it.
+    pub webtransport: Option<WebTransportOffer>,
+}
+
+/// The gateway's WebTransport (HTTP/3) endpoint for the browser viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebTransportOffer {
+    /// UDP port, on the same host name as the console.
+    pub port: u16,
+    /// Path of the session's viewer.
+    pub path: String,
+    /// SHA-256 of the endpoint's short-lived certificate (hex), for the browser's
+    /// `serverCertificateHashes`.
+    pub cert_sha256: String,
+}

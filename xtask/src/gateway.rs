@@ -128,7 +128,10 @@ pub fn start(
         .arg("--listen")
         .arg(addresses.listen.to_string())
         .arg("--quic")
-        .arg(addresses.quic.to_string());
+        .arg(addresses.quic.to_string())
+        // The browser viewer learns the WebTransport port from its ticket: any free one.
+        .arg("--webtransport")
+        .arg(std::net::SocketAddr::new(addresses.quic.ip(), 0).to_string());
     let mut process = Launch::new("sos-gateway", cmd)
         .output(output)
         .watch_stdout()

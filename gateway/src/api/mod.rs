@@ -75,6 +75,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .routes(routes!(sessions::show, sessions::delete))
         .routes(routes!(sessions::request_remote))
         .routes(routes!(sessions::start_remote))
+        .routes(routes!(sessions::viewer_ticket))
         .routes(routes!(sessions::assign))
         .routes(routes!(sessions::transfer))
         .routes(routes!(sessions::invite))
@@ -102,6 +103,7 @@ pub fn router(desk: Arc<Desk>) -> Router {
         .route("/metrics", get(metrics::metrics))
         .merge(crate::web::router())
         .merge(crate::console::router())
+        .merge(crate::browser::page::router())
         .fallback(|| async { ApiError(DeskError::NotFound("no such page".into())) })
         .with_state(desk)
 }

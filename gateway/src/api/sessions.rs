@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sos_transport::api::{
     AuditEvent, ErrorBody, GatewayInfo, LinkView, LoginRequest, LoginResponse, NewSessionRequest,
-    PinView, RemoteRequest, SessionView, TransferRequest, UserRef,
+    PinView, RemoteRequest, SessionView, TransferRequest, UserRef, ViewerTicket,
 };
 use std::sync::Arc;
 
@@ -157,6 +157,11 @@ session_route!(
     /// Start watching: allowed only after the end user granted access.
     post start_remote "/api/v1/sessions/{id}/start" => SessionView,
     |desk, user, id| desk.start_remote(&user, &id));
+session_route!(
+    /// A one-time ticket for the browser viewer (30 s, this user and session), after the
+    /// same checks as starting to watch; and where to use it.
+    post viewer_ticket "/api/v1/sessions/{id}/viewer-ticket" => ViewerTicket,
+    |desk, user, id| crate::browser::issue_ticket(&desk, &user, &id));
 session_route!(
 /// Assign a technician (take from the queue, or transfer: needs `release`).
 post assign "/api/v1/sessions/{id}/assign" UserRef => SessionView,

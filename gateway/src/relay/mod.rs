@@ -5,6 +5,7 @@
 //! complete its handshake (no 0-RTT) and say [`Hello`] within [`HELLO_TIMEOUT`].
 
 mod agent;
+pub mod attach;
 pub mod live;
 mod viewer;
 

@@ -168,6 +168,8 @@ pub struct Desk {
     pub pin_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
     /// Failed password logins per address and network.
     pub login_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
+    /// Tickets and endpoints of the in-browser viewer.
+    pub browser: crate::browser::BrowserViewers,
 }
 
 impl std::fmt::Debug for Desk {
@@ -241,7 +243,15 @@ impl Desk {
             login_limiter: std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(
                 LOGIN_LIMITS,
             )),
+            browser: crate::browser::BrowserViewers::default(),
         })
+    }
+
+    /// Counts video bytes sent to a viewer, for `/metrics`.
+    pub fn count_relayed(&self, bytes: usize) {
+        self.counters
+            .relayed_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// The user an API token belongs to.

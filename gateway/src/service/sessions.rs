@@ -177,6 +177,20 @@ impl Desk {
         self.view(&row, None, user)
     }
 
+    /// Whether the user may start watching now, recording nothing: the same rules as
+    /// [`Desk::start_remote`], which the viewer's attachment then applies and records.
+    pub fn check_start_remote(&self, user: &User, id: &str) -> Result<(), DeskError> {
+        self.check_licence()?;
+        let actor = self.actor(user)?;
+        let row = self.load(id)?;
+        if !row.session.visible_to(&actor) {
+            return Err(DeskError::NotFound(format!("no session {id}")));
+        }
+        let mut session = row.session;
+        session.apply(Some(&actor), SessionAction::StartRemote, self.clock.now())?;
+        Ok(())
+    }
+
     /// Checks that the user may start watching now (grant given, licence valid).
     pub fn start_remote(&self, user: &User, id: &str) -> Result<SessionView, DeskError> {
         self.check_licence()?;
