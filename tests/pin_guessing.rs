@@ -1,6 +1,7 @@
 //! PIN guessing across the gateway: past the gateway-wide budget, PINs alone are refused
 //! (even the right one), while the app downloaded from the session's link, which carries
-//! the link's token in its file name, still joins with its PIN.
+//! the link's token in its file name, still joins with its PIN; administrators see the
+//! warning in the console.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step fails the test
 
@@ -8,6 +9,7 @@ mod support;
 
 use std::time::Duration;
 use support::binary;
+use support::browser::Browser;
 use support::procs::{Running, describe, run};
 use support::stack::{Desk, Gateway};
 use support::xvfb::Xvfb;
@@ -19,6 +21,7 @@ fn guessed_pins_switch_registration_to_link_only_and_the_link_still_joins() {
     let gateway = Gateway::start_configured(
         work.path(),
         "[pin_limits]\nper_address = 100\nper_network = 100\ngateway_wide = 3\n",
+        &[("ann@example.com", "Ann Admin", "admin")],
     );
     let desk = Desk::login(&gateway, work.path());
     let session = desk.json(&["session", "new", "--json"]);
@@ -60,6 +63,19 @@ fn guessed_pins_switch_registration_to_link_only_and_the_link_still_joins() {
     // is refused like a guess, and the answer points to the link.
     let said = refused(&pin, "the right PIN without the link");
     assert!(said.contains("use the link your technician sent"), "{said}");
+
+    // Administrators are warned in the console; technicians are not bothered with it.
+    let browser = Browser::for_gateway(&gateway);
+    browser.log_in(&gateway, "ann@example.com");
+    let alert = browser.wait_for_text("#alerts", "PIN registration is off");
+    assert!(alert.contains("session link"), "{alert}");
+    browser.screenshot("alert-link-only");
+    browser.log_out();
+    browser.log_in(&gateway, support::stack::EMAIL);
+    assert!(
+        browser.try_find("#alerts").is_none(),
+        "a technician sees no alerts box"
+    );
     let status = desk.json(&["session", "show", &id, "--json"]);
     assert_eq!(status["status"], "pending", "{status}");
 

@@ -169,7 +169,7 @@ async fn pin_guessing_across_the_gateway_warns_administrators_until_it_ends() {
     assert_eq!(alerts[0]["kind"], "link_only", "{alerts}");
     let message = alerts[0]["message"].as_str().unwrap();
     assert!(
-        message.contains("More than 30 wrong PINs")
+        message.contains("30 wrong PINs reached the gateway within 10 minutes")
             && message.contains("10 more minutes")
             && message.contains("session link"),
         "{message}"

@@ -89,11 +89,12 @@ impl Gateway {
         folder
     }
 
-    /// Like [`Gateway::start`], with `gateway_toml` as the gateway's configuration file.
-    pub fn start_configured(work: &Path, gateway_toml: &str) -> Self {
+    /// Like [`Gateway::start_with_roles`], with `gateway_toml` as the gateway's
+    /// configuration file.
+    pub fn start_configured(work: &Path, gateway_toml: &str, more: &[(&str, &str, &str)]) -> Self {
         let config = work.join("gateway.toml");
         std::fs::write(&config, gateway_toml).unwrap();
-        let data = Self::add_users(work, &[]);
+        let data = Self::add_users(work, more);
         Self::serve_with(
             &data,
             "127.0.0.1:0",

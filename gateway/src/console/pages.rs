@@ -186,8 +186,14 @@ fn framed(frame: &Frame<'_>, title: &str, main: &str) -> String {
     document(
         &format!("{title} — sosdesk console"),
         &format!(
-            "{top}<div class=\"frame\">{nav}<main id=\"main\" tabindex=\"-1\" data-me=\"{me}\">{main}</main></div>",
-            me = escape(&frame.user.email)
+            "{top}<div class=\"frame\">{nav}<main id=\"main\" tabindex=\"-1\" data-me=\"{me}\">{alerts}{main}</main></div>",
+            me = escape(&frame.user.email),
+            // Administrators see what the gateway warns about (filled by the script).
+            alerts = if frame.may("manage_users") {
+                "<div id=\"alerts\" role=\"alert\" aria-live=\"polite\"></div>"
+            } else {
+                ""
+            },
         ),
     )
 }

@@ -228,8 +228,8 @@ impl Desk {
             alerts.push(AlertView {
                 kind: "link_only".into(),
                 message: format!(
-                    "More than {} wrong PINs reached the gateway within {} minutes, from many \
-                     addresses: PIN registration is off for {} more minutes. End users who \
+                    "{} wrong PINs reached the gateway within {} minutes (its gateway-wide \
+                     limit): PIN registration is off for {} more minutes. End users who \
                      start the app from their session link still connect; tell the others to \
                      use the link.",
                     limits.global_failures,

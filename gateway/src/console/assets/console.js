@@ -392,6 +392,17 @@ async function submitForm(form) {
   }
 }
 
+// ---- Alerts for administrators ---------------------------------------------------------
+
+async function showAlerts(box) {
+  try {
+    const alerts = await api("GET", "/api/v1/alerts");
+    box.replaceChildren(...alerts.map((a) => el("p", a.message, { class: `alert alert-${a.kind}` })));
+  } catch (error) {
+    box.replaceChildren(el("p", `Cannot read the gateway's alerts: ${error.message}`, { class: "alert" }));
+  }
+}
+
 // ---- Start ----------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -406,6 +417,11 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   for (const button of document.querySelectorAll("[data-copy]")) {
     button.addEventListener("click", () => copyField(button.dataset.copy, document.getElementById("copy-status")));
+  }
+  const alerts = document.getElementById("alerts");
+  if (alerts) {
+    showAlerts(alerts);
+    setInterval(() => showAlerts(alerts), 30000);
   }
   const newButton = document.getElementById("new-session");
   if (newButton) newButton.addEventListener("click", () => newSession(newButton));
