@@ -6,6 +6,7 @@
 
 mod agent;
 pub mod live;
+pub mod slot;
 mod viewer;
 
 use crate::service::Desk;
