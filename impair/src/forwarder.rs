@@ -6,7 +6,7 @@
 
 use crate::schedule::{Impairment, Schedule};
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -85,7 +85,9 @@ impl Forwarder {
         let front = Arc::new(bind_loopback(upstream)?);
         front.set_read_timeout(Some(POLL))?;
         let address = front.local_addr()?;
-        let back: Current = Arc::new(Mutex::new(Arc::new(connect_back(upstream)?)));
+        let from = bind_loopback(upstream)?.local_addr()?;
+        let from = SocketAddr::new(from.ip(), 0);
+        let back: Current = Arc::new(Mutex::new(Arc::new(connect_back(from, upstream)?)));
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
@@ -159,7 +161,23 @@ impl Forwarder {
     /// From now on datagrams reach the upstream from a new source port, as after a NAT
     /// rebinding; answers sent to the old port are lost. Returns the new source address.
     pub fn rebind(&self) -> io::Result<SocketAddr> {
-        let socket = Arc::new(connect_back(self.upstream)?);
+        let ip = current(&self.back).local_addr()?.ip();
+        self.rebind_from(ip)
+    }
+
+    /// From now on datagrams reach the upstream from `ip` (another loopback address such as
+    /// 127.0.0.2), as after a move to another network. Returns the new source address.
+    pub fn rebind_from(&self, ip: IpAddr) -> io::Result<SocketAddr> {
+        if !ip.is_loopback() || ip.is_ipv6() != self.upstream.is_ipv6() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "cannot send to {} from {ip}: loopback of the same family only",
+                    self.upstream
+                ),
+            ));
+        }
+        let socket = Arc::new(connect_back(SocketAddr::new(ip, 0), self.upstream)?);
         let address = socket.local_addr()?;
         *self.back.lock().unwrap_or_else(PoisonError::into_inner) = socket;
         Ok(address)
@@ -289,8 +307,8 @@ fn bind_loopback(peer: SocketAddr) -> io::Result<UdpSocket> {
     }
 }
 
-fn connect_back(upstream: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = bind_loopback(upstream)?;
+fn connect_back(from: SocketAddr, upstream: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = UdpSocket::bind(from)?;
     socket.connect(upstream)?;
     socket.set_read_timeout(Some(POLL))?;
     Ok(socket)
@@ -350,6 +368,26 @@ mod tests {
             &buffer[..length],
             b"back",
             "answers to the new port come through"
+        );
+    }
+
+    #[test]
+    fn a_rebind_from_another_loopback_address_moves_the_source() {
+        let server = server();
+        let forwarder = Forwarder::start(server.local_addr().unwrap()).unwrap();
+        let client = client();
+        let moved = forwarder
+            .rebind_from(Ipv4Addr::new(127, 0, 0, 2).into())
+            .unwrap();
+        client.send_to(b"moved", forwarder.address()).unwrap();
+        let mut buffer = [0_u8; 64];
+        let (_, from) = server.recv_from(&mut buffer).unwrap();
+        assert_eq!(from, moved);
+        assert_eq!(from.ip(), Ipv4Addr::new(127, 0, 0, 2));
+        assert!(
+            forwarder
+                .rebind_from(Ipv4Addr::new(192, 0, 2, 1).into())
+                .is_err()
         );
     }
 
