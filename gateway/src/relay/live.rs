@@ -611,4 +611,52 @@ mod tests {
             }));
         }
     }
+
+    #[tokio::test]
+    async fn a_stalled_viewer_holds_a_bounded_queue_and_the_others_get_every_frame() {
+        use super::super::slot::{MAX_PENDING_BYTES, MAX_PENDING_FRAMES};
+        let live = Live::default();
+        let mut agent_rx = online(&live, false);
+        let (ann_tx, _ann_rx) = mpsc::channel(64);
+        let (bob_tx, _bob_rx) = mpsc::channel(64);
+        let (_, stalled) = live
+            .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
+            .unwrap();
+        let (_, keeping_up) = live
+            .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
+            .unwrap();
+        let payload = Bytes::from(vec![0_u8; 20_000]);
+        let mut received = Vec::new();
+        let mut keyframe_asked = true;
+        for seq in 0..3_000_u64 {
+            // The app answers a keyframe request with its next frame, as it does.
+            keyframe_asked |= std::iter::from_fn(|| agent_rx.try_recv().ok())
+                .any(|m| m == ToAgent::KeyframeRequest);
+            let header = FrameHeader {
+                seq,
+                keyframe: std::mem::take(&mut keyframe_asked),
+                width: 4,
+                height: 4,
+                capture_micros: 0,
+            };
+            live.publish_frame(
+                "s",
+                &Frame {
+                    header,
+                    payload: payload.clone(),
+                },
+            );
+            // Bob's sender sends what is pending; Ann's never takes anything.
+            while keeping_up.held().0 > 0 {
+                received.push(keeping_up.next().await.unwrap().header.seq);
+            }
+            let (frames, bytes) = stalled.held();
+            assert!(frames <= MAX_PENDING_FRAMES && bytes <= MAX_PENDING_BYTES);
+        }
+        assert_eq!(
+            received,
+            (0..3_000).collect::<Vec<_>>(),
+            "the viewer that keeps up gets every frame, in order"
+        );
+    }
 }
