@@ -3,9 +3,10 @@
 //!
 //! Contract:
 //! - [`Streamer::start`] takes a [`ViewGrant`]: no streaming without consent, by type.
-//! - At most one frame is in flight: the sender waits for the gateway to acknowledge a frame
-//!   before taking the next, and the capture thread only encodes once the single slot frees
-//!   up, so a slow link lowers the frame rate instead of building a queue of stale frames.
+//! - At most [`MAX_IN_FLIGHT`] frames are in flight: the sender waits for the gateway to
+//!   acknowledge the oldest before taking another, and the capture thread only encodes once
+//!   the single slot frees up, so a slow link lowers the frame rate instead of building a
+//!   queue of stale frames, while a long round trip does not cap it at one frame per RTT.
 //! - After [`Streamer::stop`], no further frame is started and a frame being written is
 //!   reset rather than delivered truncated.
 
@@ -20,8 +21,12 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// Longest wait for a frame's acknowledgement before the next frame is sent anyway.
+/// Longest wait for a frame's acknowledgement before it stops counting as in flight.
 const ACK_WAIT: Duration = Duration::from_secs(2);
+/// Frames written but not yet acknowledged, at most. One would cap the rate at one frame per
+/// round trip (under 10 fps at 100 ms); a few keep a long link busy while the frames that
+/// can wait behind each other stay few, so the picture stays fresh on a slow one.
+pub const MAX_IN_FLIGHT: usize = 4;
 
 /// A running capture thread and frame sender.
 #[derive(Debug)]
@@ -96,57 +101,97 @@ async fn send_frames(
     mut stop: watch::Receiver<bool>,
 ) -> Stats {
     let mut stats = Stats::default();
-    loop {
+    // Each task waits for one frame's acknowledgement and reports it.
+    let mut in_flight = tokio::task::JoinSet::new();
+    'frames: loop {
+        while in_flight.len() >= MAX_IN_FLIGHT {
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopped| *stopped) => break 'frames,
+                Some(acked) = in_flight.join_next() => record(&mut stats, acked),
+            }
+        }
         let frame = tokio::select! {
             biased;
             _ = stop.wait_for(|stopped| *stopped) => break,
+            Some(acked) = in_flight.join_next() => {
+                record(&mut stats, acked);
+                continue;
+            }
             frame = frames.recv() => match frame {
                 Some(frame) => frame,
                 None => break,
             },
         };
         let started = Instant::now();
-        match send_one(&connection, &frame, &mut stop).await {
-            Ok(Sent::Delivered) => {
-                let sent_at = Instant::now();
-                let send = sent_at - started;
-                let t = &frame.timings;
-                tracing::debug!(
-                    seq = frame.header.seq,
-                    keyframe = frame.header.keyframe,
-                    bytes = frame.data.len(),
-                    capture_ms = ms(t.capture),
-                    detect_ms = ms(t.detect),
-                    convert_ms = ms(t.convert),
-                    encode_ms = ms(t.encode),
-                    send_ms = ms(send),
-                    "frame sent"
-                );
-                stats.record_sent(t, frame.data.len(), frame.header.keyframe, send, sent_at);
+        match write_one(&connection, &frame, &mut stop).await {
+            Ok(Some(stream)) => {
+                in_flight.spawn(async move {
+                    // An unanswered frame stops counting after a while; QUIC still delivers it.
+                    let _ = tokio::time::timeout(ACK_WAIT, stream.stopped()).await;
+                    Delivered {
+                        frame,
+                        started,
+                        sent_at: Instant::now(),
+                    }
+                });
             }
-            Ok(Sent::Stopped) => break,
+            Ok(None) => break,
             Err(error) => {
                 tracing::debug!(%error, "frame not sent; streaming ends");
                 break;
             }
         }
     }
+    // Frames still in flight are delivered by QUIC; only their figures are not waited for.
+    while let Some(acked) = in_flight.try_join_next() {
+        record(&mut stats, acked);
+    }
     stats
 }
 
-enum Sent {
-    Delivered,
-    Stopped,
+/// A frame the gateway acknowledged (or that waited [`ACK_WAIT`]).
+struct Delivered {
+    frame: EncodedOutput,
+    started: Instant,
+    sent_at: Instant,
 }
 
-async fn send_one(
+fn record(stats: &mut Stats, acked: Result<Delivered, tokio::task::JoinError>) {
+    let Ok(Delivered {
+        frame,
+        started,
+        sent_at,
+    }) = acked
+    else {
+        return;
+    };
+    let send = sent_at - started;
+    let t = &frame.timings;
+    tracing::debug!(
+        seq = frame.header.seq,
+        keyframe = frame.header.keyframe,
+        bytes = frame.data.len(),
+        capture_ms = ms(t.capture),
+        detect_ms = ms(t.detect),
+        convert_ms = ms(t.convert),
+        encode_ms = ms(t.encode),
+        send_ms = ms(send),
+        "frame sent"
+    );
+    stats.record_sent(t, frame.data.len(), frame.header.keyframe, send, sent_at);
+}
+
+/// Opens a stream and writes one whole frame on it: the finished stream, or `None` when
+/// streaming stopped meanwhile (a half-written frame is then reset, never delivered cut).
+async fn write_one(
     connection: &quinn::Connection,
     frame: &EncodedOutput,
     stop: &mut watch::Receiver<bool>,
-) -> Result<Sent, String> {
+) -> Result<Option<quinn::SendStream>, String> {
     let mut stream = tokio::select! {
         biased;
-        _ = stop.wait_for(|stopped| *stopped) => return Ok(Sent::Stopped),
+        _ = stop.wait_for(|stopped| *stopped) => return Ok(None),
         stream = connection.open_uni() => stream.map_err(|e| e.to_string())?,
     };
     let written = tokio::select! {
@@ -158,17 +203,13 @@ async fn send_one(
         None => {
             // Dropping an unfinished stream would finish it and deliver a truncated frame.
             let _ = stream.reset(VarInt::from_u32(0));
-            return Ok(Sent::Stopped);
+            Ok(None)
         }
-        Some(written) => written.map_err(|e| e.to_string())?,
+        Some(written) => {
+            written.map_err(|e| e.to_string())?;
+            Ok(Some(stream))
+        }
     }
-    // Wait for the acknowledgement so that at most one frame is ever in flight.
-    tokio::select! {
-        biased;
-        _ = stop.wait_for(|stopped| *stopped) => {}
-        _ = tokio::time::timeout(ACK_WAIT, stream.stopped()) => {}
-    }
-    Ok(Sent::Delivered)
 }
 
 fn ms(duration: Duration) -> f64 {

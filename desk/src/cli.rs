@@ -309,6 +309,11 @@ pub struct ViewArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Keep watching for SECS seconds instead of stopping at --frames; the run succeeds
+    /// when at least --frames frames were decoded by then (soak and lossy-link tests).
+    #[arg(long, value_name = "SECS", requires = "headless",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration: Option<u64>,
     /// Write frame, size and latency figures as JSON to FILE.
     #[arg(long, value_name = "FILE", requires = "headless")]
     pub stats: Option<PathBuf>,

@@ -344,6 +344,10 @@ async fn headless_view_records_a_playable_stream() {
     assert!(stats["first_frame_ms"].as_f64().unwrap() > 0.0);
     assert!(stats["latency_p95_ms"].as_f64().unwrap() >= stats["latency_p50_ms"].as_f64().unwrap());
     assert!(stats["fps"].as_f64().unwrap() > 0.0);
+    assert!(
+        stats["max_gap_ms"].as_f64().is_some(),
+        "the longest freeze is reported"
+    );
 
     let ppm = std::fs::read(&snapshot).unwrap();
     let header = b"P6\n320 240\n255\n";

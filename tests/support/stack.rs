@@ -264,12 +264,23 @@ impl Desk {
     /// Creates a session, starts the end-user app on `display` and has the end user grant
     /// control; returns the session id and the running app.
     pub fn granted_session(&self, gateway: &Gateway, display: &str) -> (String, Running) {
+        self.granted_session_via(gateway, &gateway.quic, display)
+    }
+
+    /// Like [`Desk::granted_session`], with the app reaching the gateway's QUIC side at
+    /// `quic` (a forwarder in front of it).
+    pub fn granted_session_via(
+        &self,
+        gateway: &Gateway,
+        quic: &str,
+        display: &str,
+    ) -> (String, Running) {
         let session = self.json(&["session", "new", "--json"]);
         let id = session["id"].as_str().unwrap().to_string();
         let pin = session["pin"].as_str().unwrap().to_string();
         let mut agent_cmd = Command::new(binary("sos"));
         agent_cmd
-            .args(["--gateway", &gateway.quic, "--pin", &pin])
+            .args(["--gateway", quic, "--pin", &pin])
             .args(["--cert-sha256", &gateway.cert, "--consent", "terminal"])
             .env("DISPLAY", display);
         let mut agent = Running::spawn("sos", agent_cmd);

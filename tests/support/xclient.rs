@@ -272,6 +272,45 @@ impl XClient {
         Animation(stop)
     }
 
+    /// Keeps the top-left `width` x `height` of the window scrolling: coloured stripes
+    /// moving down 30 times a second, so every frame changes a large area (multi-packet
+    /// frames), until the returned guard is dropped.
+    pub fn animate_area(&self, width: u16, height: u16) -> Animation {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (conn, window, stop2) = (self.conn.clone(), self.window, stop.clone());
+        std::thread::spawn(move || {
+            let gc = conn.generate_id().unwrap();
+            conn.create_gc(gc, window, &CreateGCAux::new()).unwrap();
+            let stripe = 12_u16;
+            let mut step = 0_u16;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                for index in 0..height.div_ceil(stripe) {
+                    let band = index.wrapping_sub(step);
+                    let colour = 0x0030_60c0_u32
+                        .rotate_left(u32::from(band % 24))
+                        .wrapping_add(u32::from(band).wrapping_mul(0x0001_0307));
+                    conn.change_gc(
+                        gc,
+                        &x11rb::protocol::xproto::ChangeGCAux::new()
+                            .foreground(colour & 0x00ff_ffff),
+                    )
+                    .unwrap();
+                    let rect = x11rb::protocol::xproto::Rectangle {
+                        x: 0,
+                        y: (index * stripe) as i16,
+                        width,
+                        height: stripe,
+                    };
+                    conn.poly_fill_rectangle(window, gc, &[rect]).unwrap();
+                }
+                conn.flush().unwrap();
+                step = step.wrapping_add(1);
+                std::thread::sleep(std::time::Duration::from_millis(33));
+            }
+        });
+        Animation(stop)
+    }
+
     /// The root window as packed BGRA (what is on screen now).
     pub fn capture(&self) -> Vec<u8> {
         bgra_image(&self.conn, self.root, self.width, self.height)

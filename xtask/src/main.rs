@@ -22,6 +22,7 @@ mod report;
 mod run;
 mod setup;
 mod signals;
+mod soak;
 mod stack;
 mod test;
 mod workspace;
@@ -97,6 +98,13 @@ enum Command {
     /// bench.json, bench.md (tables and ratios to x264) and PNG plots to --out. About
     /// 2 x --seconds + 5 s per scene after the release build.
     Bench(bench::BenchArgs),
+    /// The lossy-link soak: a session through 30 % packet loss each way for --minutes
+    /// (10 by default), at 1280x720 with a moving scene; fails under 2 decoded fps.
+    ///
+    /// Builds the release binaries and runs the 30 % loss test of tests/lossy_link.rs for
+    /// that long (the test suite runs it for one minute); prints the viewer's figures:
+    /// fps, latency percentiles, the longest freeze, and the datagrams dropped each way.
+    Soak(soak::SoakArgs),
     /// Internal to `bench`: plays a scene on DISPLAY until stopped.
     #[command(hide = true)]
     BenchScene(bench::SceneArgs),
@@ -140,6 +148,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Test(args) | Command::Ci(args) => test::run(&workspace, &args, &shutdown),
         Command::Brand(args) => brand::run(&workspace, &args, &shutdown),
         Command::Bench(args) => bench::run(&workspace, &args, &shutdown),
+        Command::Soak(args) => soak::run(&workspace, &args, &shutdown),
         Command::BenchScene(_) | Command::BenchProbe(_) => {
             unreachable!("dispatched above")
         }

@@ -130,9 +130,11 @@ pub async fn run(
     let logged_in = LoggedIn::load(config_path)?;
     let recording = args.record.clone().map(Recording::create).transpose()?;
 
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    // Watching for a duration: the deadline is the end of the run, not a failure.
+    let seconds = args.duration.unwrap_or(args.timeout);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let timed_out = |decoded| ViewError::TimedOut {
-        seconds: args.timeout,
+        seconds,
         decoded,
         wanted,
     };
@@ -156,7 +158,12 @@ pub async fn run(
         control = attached.acceptance.control,
         "attached"
     );
-    let sink = Sink::new(wanted, recording);
+    let limit = if args.duration.is_some() {
+        u64::MAX
+    } else {
+        wanted
+    };
+    let sink = Sink::new(limit, recording);
     let mut send = attached.send;
     if let Some(monitor) = args.monitor {
         write_message(&mut send, &FromViewer::ShareMonitor { monitor })

@@ -32,6 +32,9 @@ pub struct ViewStats {
     pub latency_p95_ms: Option<f64>,
     /// Decoded frames per second between the first and the last decoded frame.
     pub fps: Option<f64>,
+    /// Longest wait between two decoded frames, in milliseconds: the worst freeze the
+    /// technician saw after the first frame.
+    pub max_gap_ms: Option<f64>,
 }
 
 /// Collects the figures frame by frame.
@@ -44,6 +47,7 @@ pub struct StatsCollector {
     height: u32,
     first: Option<Duration>,
     last: Option<Duration>,
+    max_gap: Option<Duration>,
     latencies_ms: Vec<f64>,
 }
 
@@ -68,6 +72,10 @@ impl StatsCollector {
     pub fn decoded(&mut self, since_connect: Duration, latency_ms: f64, width: u32, height: u32) {
         self.frames += 1;
         self.first.get_or_insert(since_connect);
+        if let Some(last) = self.last {
+            let gap = since_connect.saturating_sub(last);
+            self.max_gap = Some(self.max_gap.map_or(gap, |max| max.max(gap)));
+        }
         self.last = Some(since_connect);
         self.width = width;
         self.height = height;
@@ -113,6 +121,7 @@ impl StatsCollector {
             latency_p50_ms: percentile(&sorted, 50.0),
             latency_p95_ms: percentile(&sorted, 95.0),
             fps,
+            max_gap_ms: self.max_gap.map(|gap| gap.as_secs_f64() * 1000.0),
         }
     }
 }
@@ -168,6 +177,16 @@ mod tests {
         assert_eq!(summary.latency_p95_ms, Some(50.0));
         let fps = summary.fps.unwrap();
         assert!((fps - 10.0).abs() < 1e-9, "{fps}");
+        assert_eq!(summary.max_gap_ms, Some(100.0));
+    }
+
+    #[test]
+    fn the_longest_gap_between_frames_is_the_worst_freeze() {
+        let mut stats = StatsCollector::new();
+        for ms in [1000, 1033, 1066, 1900, 1933] {
+            stats.decoded(Duration::from_millis(ms), 5.0, 2, 2);
+        }
+        assert_eq!(stats.summary().max_gap_ms, Some(834.0));
     }
 
     #[test]
@@ -177,6 +196,7 @@ mod tests {
         assert_eq!(summary.first_frame_ms, None);
         assert_eq!(summary.latency_p50_ms, None);
         assert_eq!(summary.fps, None);
+        assert_eq!(summary.max_gap_ms, None);
         let mut one = StatsCollector::new();
         one.decoded(Duration::from_millis(5), f64::NAN, 2, 2);
         let summary = one.summary();

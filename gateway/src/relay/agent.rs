@@ -195,22 +195,21 @@ async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream, origi
     }
 }
 
-/// Reads one frame per unidirectional stream from the app and hands it to the viewers.
+/// Reads one frame per unidirectional stream from the app and hands it to the viewers, in
+/// the order the app opened the streams: with several frames in flight, one held up by a
+/// lost packet must not let the next overtake it (a P-frame decodes only after the one
+/// before it). QUIC keeps receiving the later streams meanwhile.
 async fn relay_frames(desk: Arc<Desk>, connection: quinn::Connection, id: String) {
     while let Ok(mut stream) = connection.accept_uni().await {
-        let desk = desk.clone();
-        let id = id.clone();
-        tokio::spawn(async move {
-            match framing::read_frame(&mut stream).await {
-                Ok((header, payload)) => desk.live.publish_frame(
-                    &id,
-                    &Frame {
-                        header,
-                        payload: Bytes::from(payload),
-                    },
-                ),
-                Err(e) => tracing::debug!(session = %id, "frame dropped: {e}"),
-            }
-        });
+        match framing::read_frame(&mut stream).await {
+            Ok((header, payload)) => desk.live.publish_frame(
+                &id,
+                &Frame {
+                    header,
+                    payload: Bytes::from(payload),
+                },
+            ),
+            Err(e) => tracing::debug!(session = %id, "frame dropped: {e}"),
+        }
     }
 }

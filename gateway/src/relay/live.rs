@@ -1,10 +1,5 @@
 //! Registry of live connections: which session has its app connected, who watches, and
-//! the per-viewer frame slot that never queues stale frames.
-//!
-//! Pacing rule: each viewer holds at most one unsent frame. A newer frame replaces it; if
-//! the replaced frame was not a keyframe the viewer's picture chain is broken, so it drops
-//! frames until the next keyframe and the agent is asked for one. A slow viewer therefore
-//! costs the others nothing.
+//! each viewer's [`FrameSlot`] (its pacing rule is in [`super::slot`]).
 //!
 //! Control rule: one technician at a time has the mouse and keyboard. The first to send
 //! input while nobody controls takes it; another takes it over only on purpose
@@ -19,7 +14,9 @@ use sos_transport::wire::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
+
+pub use super::slot::FrameSlot;
 
 /// Most technicians watching one session.
 pub const MAX_VIEWERS: usize = 3;
@@ -31,79 +28,6 @@ pub struct Frame {
     pub header: FrameHeader,
     /// Annex-B bytes, shared between viewers.
     pub payload: Bytes,
-}
-
-#[derive(Debug, Default)]
-struct SlotState {
-    pending: Option<Frame>,
-    waiting_for_key: bool,
-    closed: bool,
-}
-
-/// The latest unsent frame of one viewer.
-#[derive(Debug, Default)]
-pub struct FrameSlot {
-    state: Mutex<SlotState>,
-    notify: Notify,
-}
-
-impl FrameSlot {
-    fn new_waiting_for_key() -> Self {
-        Self {
-            state: Mutex::new(SlotState {
-                waiting_for_key: true,
-                ..SlotState::default()
-            }),
-            notify: Notify::new(),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Offers a frame; returns true when the viewer now needs a keyframe.
-    pub fn offer(&self, frame: Frame) -> bool {
-        let mut st = self.lock();
-        let mut need_key = false;
-        if frame.header.keyframe {
-            st.waiting_for_key = false;
-            st.pending = Some(frame);
-        } else if st.waiting_for_key {
-            return false;
-        } else if st.pending.take().is_some() {
-            st.waiting_for_key = true;
-            need_key = true;
-        } else {
-            st.pending = Some(frame);
-        }
-        drop(st);
-        self.notify.notify_one();
-        need_key
-    }
-
-    /// Waits for the next frame to send; None once closed.
-    pub async fn next(&self) -> Option<Frame> {
-        loop {
-            let notified = self.notify.notified();
-            {
-                let mut st = self.lock();
-                if st.closed {
-                    return None;
-                }
-                if let Some(frame) = st.pending.take() {
-                    return Some(frame);
-                }
-            }
-            notified.await;
-        }
-    }
-
-    /// Wakes the sender for good.
-    pub fn close(&self) {
-        self.lock().closed = true;
-        self.notify.notify_one();
-    }
 }
 
 /// The connected app of a session.
@@ -496,42 +420,6 @@ fn end_viewers(session: LiveSession, reason: EndReason) {
 mod tests {
     use super::*;
 
-    fn frame(seq: u64, keyframe: bool) -> Frame {
-        Frame {
-            header: FrameHeader {
-                seq,
-                keyframe,
-                width: 2,
-                height: 2,
-                capture_micros: 0,
-            },
-            payload: Bytes::from_static(b"x"),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_new_viewer_starts_at_a_keyframe() {
-        let slot = FrameSlot::new_waiting_for_key();
-        assert!(!slot.offer(frame(1, false)));
-        assert!(!slot.offer(frame(2, true)));
-        assert_eq!(slot.next().await.unwrap().header.seq, 2);
-    }
-
-    #[tokio::test]
-    async fn a_superseded_frame_is_never_sent_and_a_keyframe_is_asked_for() {
-        let slot = FrameSlot::new_waiting_for_key();
-        slot.offer(frame(1, true));
-        assert!(
-            slot.offer(frame(2, false)),
-            "chain broken: ask for a keyframe"
-        );
-        assert!(!slot.offer(frame(3, false)), "dropped while waiting");
-        slot.offer(frame(4, true));
-        assert_eq!(slot.next().await.unwrap().header.seq, 4);
-        slot.close();
-        assert!(slot.next().await.is_none());
-    }
-
     fn online(live: &Live, control: bool) -> mpsc::Receiver<ToAgent> {
         let (tx, agent_rx) = mpsc::channel(64);
         let display = DisplayInfo {
@@ -722,5 +610,53 @@ mod tests {
                 display: second
             }));
         }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_viewer_holds_a_bounded_queue_and_the_others_get_every_frame() {
+        use super::super::slot::{MAX_PENDING_BYTES, MAX_PENDING_FRAMES};
+        let live = Live::default();
+        let mut agent_rx = online(&live, false);
+        let (ann_tx, _ann_rx) = mpsc::channel(64);
+        let (bob_tx, _bob_rx) = mpsc::channel(64);
+        let (_, stalled) = live
+            .attach_viewer("s", true, technician(1, "Ann"), ann_tx)
+            .unwrap();
+        let (_, keeping_up) = live
+            .attach_viewer("s", true, technician(2, "Bob"), bob_tx)
+            .unwrap();
+        let payload = Bytes::from(vec![0_u8; 20_000]);
+        let mut received = Vec::new();
+        let mut keyframe_asked = true;
+        for seq in 0..3_000_u64 {
+            // The app answers a keyframe request with its next frame, as it does.
+            keyframe_asked |= std::iter::from_fn(|| agent_rx.try_recv().ok())
+                .any(|m| m == ToAgent::KeyframeRequest);
+            let header = FrameHeader {
+                seq,
+                keyframe: std::mem::take(&mut keyframe_asked),
+                width: 4,
+                height: 4,
+                capture_micros: 0,
+            };
+            live.publish_frame(
+                "s",
+                &Frame {
+                    header,
+                    payload: payload.clone(),
+                },
+            );
+            // Bob's sender sends what is pending; Ann's never takes anything.
+            while keeping_up.held().0 > 0 {
+                received.push(keeping_up.next().await.unwrap().header.seq);
+            }
+            let (frames, bytes) = stalled.held();
+            assert!(frames <= MAX_PENDING_FRAMES && bytes <= MAX_PENDING_BYTES);
+        }
+        assert_eq!(
+            received,
+            (0..3_000).collect::<Vec<_>>(),
+            "the viewer that keeps up gets every frame, in order"
+        );
     }
 }

@@ -7,6 +7,7 @@
 mod agent;
 pub mod attach;
 pub mod live;
+pub mod slot;
 mod viewer;
 
 use crate::service::Desk;

@@ -1,135 +1,20 @@
-//! Forwarders on loopback that count the bytes they carry: a UDP one between the viewer and
-//! the gateway (QUIC), a TCP one between the two ffmpegs of the x264 peer (MPEG-TS), so
-//! both pipelines' bytes on the wire are counted as payload above IP and UDP/TCP headers.
+//! A TCP relay on loopback that counts the bytes it carries, between the two ffmpegs of the
+//! x264 peer (MPEG-TS), so its bytes on the wire are counted as payload above IP and TCP
+//! headers like sosdesk's (counted by the clean [`sos_impair::Forwarder`], which the
+//! lossy-link tests share).
 //!
-//! Contract: forwards every datagram (or byte) as is, in order per direction, adding no
-//! delay beyond a thread wake-up; UDP answers go back to the last client address seen.
+//! Contract: forwards every byte as is, in order, adding no delay beyond a thread wake-up.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-/// How often the threads look at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
-/// Larger than any UDP datagram.
-const DATAGRAM: usize = 65_536;
-
-/// Bytes carried so far.
-#[derive(Debug, Default)]
-struct Counters {
-    to_upstream: AtomicU64,
-    to_client: AtomicU64,
-}
-
-/// A running forwarder; dropping it stops its threads.
-pub struct Forwarder {
-    address: SocketAddr,
-    counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Forwarder {
-    /// Listens on a free loopback port and forwards to `upstream`.
-    pub fn start(upstream: SocketAddr) -> Result<Self> {
-        let front = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("the bench's UDP forwarder could not bind a loopback port")?;
-        let back = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("the bench's UDP forwarder could not bind a loopback port")?;
-        back.connect(upstream)
-            .with_context(|| format!("the bench's UDP forwarder cannot reach {upstream}"))?;
-        for socket in [&front, &back] {
-            socket.set_read_timeout(Some(POLL))?;
-        }
-        let address = front.local_addr()?;
-        let counters = Arc::new(Counters::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let (front, back) = (Arc::new(front), Arc::new(back));
-        let upward = {
-            let (front, back, client, counters, stop) = (
-                front.clone(),
-                back.clone(),
-                client.clone(),
-                counters.clone(),
-                stop.clone(),
-            );
-            std::thread::Builder::new()
-                .name("bench-forward-up".into())
-                .spawn(move || {
-                    let mut buffer = vec![0_u8; DATAGRAM];
-                    while !stop.load(Ordering::Relaxed) {
-                        let Ok((length, from)) = front.recv_from(&mut buffer) else {
-                            continue;
-                        };
-                        *client.lock().unwrap_or_else(PoisonError::into_inner) = Some(from);
-                        // Counted before it leaves, so a reader that got it sees the count.
-                        counters
-                            .to_upstream
-                            .fetch_add(length as u64, Ordering::Relaxed);
-                        let _lost = back.send(&buffer[..length]);
-                    }
-                })?
-        };
-        let downward = {
-            let counters = counters.clone();
-            let stop = stop.clone();
-            std::thread::Builder::new()
-                .name("bench-forward-down".into())
-                .spawn(move || {
-                    let mut buffer = vec![0_u8; DATAGRAM];
-                    while !stop.load(Ordering::Relaxed) {
-                        let Ok(length) = back.recv(&mut buffer) else {
-                            continue;
-                        };
-                        let to = *client.lock().unwrap_or_else(PoisonError::into_inner);
-                        if let Some(to) = to {
-                            counters
-                                .to_client
-                                .fetch_add(length as u64, Ordering::Relaxed);
-                            let _lost = front.send_to(&buffer[..length], to);
-                        }
-                    }
-                })?
-        };
-        Ok(Self {
-            address,
-            counters,
-            stop,
-            threads: vec![upward, downward],
-        })
-    }
-
-    /// Where clients send to.
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Bytes forwarded from the client to the upstream so far.
-    #[cfg(test)]
-    pub fn to_upstream(&self) -> u64 {
-        self.counters.to_upstream.load(Ordering::Relaxed)
-    }
-
-    /// Bytes forwarded from the upstream to the client so far.
-    pub fn to_client(&self) -> u64 {
-        self.counters.to_client.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for Forwarder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
-}
+/// Bytes read at a time.
+const CHUNK: usize = 65_536;
 
 /// A one-way TCP relay for one connection: whatever connects to [`TcpRelay::address`] is
 /// copied to `upstream`, counted.
@@ -159,7 +44,7 @@ impl TcpRelay {
                     };
                     let _ = from.set_nodelay(true);
                     let _ = to.set_nodelay(true);
-                    let mut buffer = vec![0_u8; DATAGRAM];
+                    let mut buffer = vec![0_u8; CHUNK];
                     // Ends when either side closes.
                     while let Ok(length) = from.read(&mut buffer) {
                         if length == 0 {
@@ -206,28 +91,6 @@ impl Drop for TcpRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn datagrams_go_both_ways_and_are_counted() {
-        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        server
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let forwarder = Forwarder::start(server.local_addr().unwrap()).unwrap();
-        let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        client.send_to(b"hello", forwarder.address()).unwrap();
-        let mut buffer = [0_u8; 64];
-        let (length, from) = server.recv_from(&mut buffer).unwrap();
-        assert_eq!(&buffer[..length], b"hello");
-        server.send_to(b"answer!", from).unwrap();
-        let length = client.recv(&mut buffer).unwrap();
-        assert_eq!(&buffer[..length], b"answer!");
-        assert_eq!(forwarder.to_upstream(), 5);
-        assert_eq!(forwarder.to_client(), 7);
-    }
 
     #[test]
     fn tcp_bytes_are_relayed_and_counted() {

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use self::forward::{Forwarder, TcpRelay};
+use self::forward::TcpRelay;
 use self::meter::ProbeResult;
 use self::report::{Bench, CpuShare, PipelineRun, SceneRun};
 use self::scene::SceneKind;
@@ -46,6 +46,7 @@ use crate::stack::{self, Stack, TempDir};
 use crate::workspace::Workspace;
 use crate::xvfb::Xvfb;
 use crate::{report as say, setup};
+use sos_impair::Forwarder;
 
 /// The screen the bench runs at (Xvfb's).
 pub(crate) const SIZE: &str = "1920x1080";
@@ -425,7 +426,8 @@ fn sosdesk(context: &Harness<'_>, kind: SceneKind) -> Result<PipelineRun> {
         .quic_address()
         .parse()
         .context("the gateway's QUIC address is not an IP address")?;
-    let forwarder = Forwarder::start(gateway)?;
+    let forwarder = Forwarder::start(gateway)
+        .with_context(|| format!("the bench's UDP forwarder to {gateway} did not start"))?;
     let out = context.temp.join(format!("probe-{kind}-sosdesk.json"));
     let mut cmd = probe_command(context, kind, &out)?;
     cmd.arg("sosdesk")
