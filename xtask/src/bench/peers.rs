@@ -1,6 +1,6 @@
 //! The peer pipeline the bench compares with: ffmpeg grabbing the same X display, encoding
 //! with libx264 `-preset ultrafast -tune zerolatency`, sending MPEG-TS to a second ffmpeg
-//! that decodes to raw BGRA for the probe. (The VNC peer is in [`super::vnc`].)
+//! that decodes to raw BGRA for the probe. (The VNC peer is in [`super::vnc`](mod@super::vnc).)
 //!
 //! The stream goes over TCP on loopback, not UDP: x264's keyframes (hundreds of KB in one
 //! burst) overflow a default UDP receive buffer (208 KiB, `net.core.rmem_max`), the
