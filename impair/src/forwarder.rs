@@ -64,6 +64,7 @@ pub struct Forwarder {
     back: Current,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -90,6 +91,7 @@ impl Forwarder {
         let back: Current = Arc::new(Mutex::new(Arc::new(connect_back(from, upstream)?)));
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(AtomicBool::new(false));
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
 
         let mut threads = Vec::new();
@@ -140,6 +142,7 @@ impl Forwarder {
                 counters: counters.clone(),
                 upward,
                 stop: stop.clone(),
+                cut: cut.clone(),
             };
             threads.extend(direction.spawn(name, receive, send)?);
         }
@@ -149,8 +152,15 @@ impl Forwarder {
             back,
             counters,
             stop,
+            cut,
             threads,
         })
+    }
+
+    /// Cuts the link (`true`): from now on every datagram either way is dropped, as in a
+    /// network outage, until it is restored (`false`).
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::Relaxed);
     }
 
     /// Where clients send to.
@@ -218,6 +228,7 @@ struct Direction {
     counters: Arc<Counters>,
     upward: bool,
     stop: Arc<AtomicBool>,
+    cut: Arc<AtomicBool>,
 }
 
 impl Direction {
@@ -242,6 +253,10 @@ impl Direction {
                             continue;
                         };
                         let datagram = &buffer[..length];
+                        if self.cut.load(Ordering::Relaxed) {
+                            self.count_drop();
+                            continue;
+                        }
                         let Some(due) = self.schedule.admit(Instant::now()) else {
                             self.count_drop();
                             continue;
@@ -346,6 +361,32 @@ mod tests {
         assert_eq!(&buffer[..length], b"answer!");
         assert_eq!(forwarder.to_upstream(), 5);
         assert_eq!(forwarder.to_client(), 7);
+    }
+
+    #[test]
+    fn a_cut_link_drops_everything_until_restored() {
+        let server = server();
+        let forwarder = Forwarder::start(server.local_addr().unwrap()).unwrap();
+        let client = client();
+        let mut buffer = [0_u8; 64];
+        client.send_to(b"before", forwarder.address()).unwrap();
+        let (_, from) = server.recv_from(&mut buffer).unwrap();
+        forwarder.set_cut(true);
+        client.send_to(b"during", forwarder.address()).unwrap();
+        server.send_to(b"during", from).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(server.recv_from(&mut buffer).is_err(), "nothing gets up");
+        client
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(client.recv(&mut buffer).is_err(), "nothing gets down");
+        assert_eq!(forwarder.dropped(), (1, 1));
+        forwarder.set_cut(false);
+        client.send_to(b"after", forwarder.address()).unwrap();
+        let (length, _) = server.recv_from(&mut buffer).unwrap();
+        assert_eq!(&buffer[..length], b"after");
     }
 
     #[test]
