@@ -24,6 +24,8 @@ pub struct ViewStats {
     pub height: u32,
     /// Milliseconds from the QUIC connection to the first decoded frame.
     pub first_frame_ms: Option<f64>,
+    /// Milliseconds from the QUIC connection to the last decoded frame.
+    pub last_frame_ms: Option<f64>,
     /// Mean of (decode done - capture time), in milliseconds.
     pub latency_mean_ms: Option<f64>,
     /// Median of the same.
@@ -117,6 +119,7 @@ impl StatsCollector {
             width: self.width,
             height: self.height,
             first_frame_ms: self.first.map(|d| d.as_secs_f64() * 1000.0),
+            last_frame_ms: self.last.map(|d| d.as_secs_f64() * 1000.0),
             latency_mean_ms: mean,
             latency_p50_ms: percentile(&sorted, 50.0),
             latency_p95_ms: percentile(&sorted, 95.0),
@@ -172,6 +175,7 @@ mod tests {
         assert_eq!(summary.dropped, 1);
         assert_eq!((summary.width, summary.height), (640, 480));
         assert_eq!(summary.first_frame_ms, Some(250.0));
+        assert_eq!(summary.last_frame_ms, Some(650.0));
         assert_eq!(summary.latency_mean_ms, Some(30.0));
         assert_eq!(summary.latency_p50_ms, Some(30.0));
         assert_eq!(summary.latency_p95_ms, Some(50.0));
