@@ -38,16 +38,24 @@ struct Impaired {
     forwarder: Forwarder,
     // Dropped last: the display outlives the app and the drawing.
     x: XClient,
-    _gateway: Gateway,
+    gateway: Gateway,
     _xvfb: Xvfb,
 }
 
 impl Impaired {
     fn start(width: u32, height: u32, link: Link) -> Self {
+        Self::start_configured(width, height, link, None)
+    }
+
+    /// [`Impaired::start`] with a gateway reading `gateway_toml` when given.
+    fn start_configured(width: u32, height: u32, link: Link, gateway_toml: Option<&str>) -> Self {
         let xvfb = Xvfb::start(width, height);
         let x = XClient::start(&xvfb.display);
         let work = tempfile::tempdir().unwrap();
-        let gateway = Gateway::start(work.path());
+        let gateway = match gateway_toml {
+            Some(toml) => Gateway::start_configured(work.path(), toml, &[]),
+            None => Gateway::start(work.path()),
+        };
         let desk = Desk::login(&gateway, work.path());
         let upstream: SocketAddr = gateway.quic.parse().unwrap();
         let forwarder = Forwarder::impaired(upstream, link).unwrap();
@@ -60,7 +68,7 @@ impl Impaired {
             agent,
             forwarder,
             x,
-            _gateway: gateway,
+            gateway,
             _xvfb: xvfb,
         }
     }
@@ -162,11 +170,7 @@ fn five_percent_loss_and_100_ms_rtt_keep_fifteen_fps_at_720p() {
     let impairment =
         Impairment::loss(5).delayed(Duration::from_millis(50), Duration::from_millis(5));
     let session = Impaired::start(1280, 720, Link::symmetric(impairment, SEED));
-    let stats = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        session.watch_moving(seconds, 15 * seconds)
-    }));
-    std::fs::write("/tmp/agent5.log", session.agent.transcript()).unwrap();
-    let stats = stats.unwrap();
+    let stats = session.watch_moving(seconds, 15 * seconds);
     eprintln!(
         "5 % loss each way, 100 ms RTT, {seconds} s at 1280x720, a quarter scrolling: {stats}"
     );
@@ -213,4 +217,98 @@ fn a_path_change_mid_stream_freezes_the_picture_briefly_at_most() {
     session.assert_never_reconnected();
     let agent_log = session.agent.transcript();
     assert!(!agent_log.contains("Session ended"), "{agent_log}");
+}
+
+/// How long the network is cut in the outage tests: past the 20 s both sides take to
+/// notice that the connection is gone, so the app really reconnects.
+const OUTAGE: Duration = Duration::from_secs(25);
+
+#[test]
+fn an_outage_within_the_resume_window_keeps_access_and_the_viewer() {
+    let session = Impaired::start(1280, 720, Link::default());
+    let stats_path = session.work.path().join("stats.json");
+    let _moving = session.x.animate_area(MOVING.0, MOVING.1);
+    let seconds = 60;
+    let mut view = session.watch(seconds, 10, &stats_path);
+    std::thread::sleep(Duration::from_secs(6));
+    let cut_at = std::time::Instant::now();
+    session.forwarder.set_cut(true);
+    std::thread::sleep(OUTAGE);
+    session.forwarder.set_cut(false);
+    let back = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        session
+            .agent
+            .expect_line("Access continues", Duration::from_secs(30))
+    }))
+    .unwrap_or_else(|_| panic!("gateway: {}", session.gateway.process.transcript()));
+    let back_after = cut_at.elapsed();
+    let code = view.wait_exit(Duration::from_secs(seconds + 60));
+    let stats = finish(&mut view, code, &stats_path);
+    eprintln!(
+        "network cut for {OUTAGE:?}; the app was back with its grant {back_after:.1?} after \
+         the cut ({back:?}); the viewer's figures: {stats}"
+    );
+    let transcript = session.agent.transcript();
+    assert!(transcript.contains("Reconnecting"), "{transcript}");
+    assert!(
+        transcript.contains("keeps the access you gave"),
+        "the end user is told the access stands for a while:\n{transcript}"
+    );
+    assert_eq!(
+        transcript.matches("[y/N]").count(),
+        1,
+        "nobody was asked again:\n{transcript}"
+    );
+    // The same viewer froze through the outage, then had pictures again.
+    let gap = figure(&stats, "max_gap_ms");
+    assert!(
+        gap >= 20_000.0,
+        "the picture froze {gap:.0} ms only: {stats}"
+    );
+    let last = figure(&stats, "last_frame_ms");
+    let first = figure(&stats, "first_frame_ms");
+    assert!(
+        last - first > 6_000.0 + OUTAGE.as_secs_f64() * 1000.0,
+        "no picture after the outage: {stats}"
+    );
+    let show = session
+        .desk
+        .json(&["session", "show", &session.id, "--json"]);
+    assert_eq!(show["status"], "active", "{show}");
+    assert_eq!(show["remote"]["state"], "granted", "{show}");
+}
+
+#[test]
+fn an_outage_past_the_resume_window_asks_the_end_user_again() {
+    // A short window, so that the test does not wait a minute.
+    let toml = "resume_window_seconds = 3\n";
+    let session = Impaired::start_configured(1280, 720, Link::default(), Some(toml));
+    std::thread::sleep(Duration::from_secs(2));
+    session.forwarder.set_cut(true);
+    // Both sides notice the loss after 20 s; their 3 s windows are over well before the
+    // network is back.
+    std::thread::sleep(Duration::from_secs(35));
+    session.forwarder.set_cut(false);
+    session
+        .agent
+        .expect_line("Reconnected", Duration::from_secs(30));
+    session
+        .agent
+        .expect_line("Waiting for your technician", Duration::from_secs(10));
+    let show = session
+        .desk
+        .wait_for(&session.id, "active again", |s| s["status"] == "active");
+    assert_eq!(show["remote"]["state"], "not_requested", "{show}");
+    let view = session
+        .desk
+        .run(&["view", &session.id, "--headless", "--frames", "1"]);
+    let said = String::from_utf8_lossy(&view.stderr).to_string();
+    assert!(!view.status.success(), "watching needs a new yes");
+    assert!(said.contains("not granted"), "{said}");
+    session
+        .desk
+        .ok(&["session", "request", &session.id, "--wait", "0"]);
+    session.agent.expect_line("[y/N]", Duration::from_secs(10));
+    let transcript = session.agent.transcript();
+    assert_eq!(transcript.matches("[y/N]").count(), 2, "{transcript}");
 }

@@ -8,7 +8,9 @@
 use crate::notice::{Console, Notice, sanitize};
 use sos_transport::endpoint::{self, EndpointError};
 use sos_transport::framing::{self, WireError};
-use sos_transport::wire::{AgentHello, DisplayInfo, Hello, MonitorInfo, Refusal, ToAgent};
+use sos_transport::wire::{
+    AgentHello, DisplayInfo, Hello, MonitorInfo, Refusal, Resume, ResumeOffer, ToAgent,
+};
 use sos_transport::{Pin, Secret, Trust};
 use std::time::Duration;
 
@@ -83,6 +85,8 @@ pub struct Registration {
     pub monitors: Vec<MonitorInfo>,
     /// The session link's token, when the app knows it.
     pub link: Option<Secret<String>>,
+    /// The ticket to come back with after a lost connection.
+    pub resume: Option<Resume>,
 }
 
 /// A registered connection.
@@ -100,6 +104,10 @@ pub struct Joined {
     pub session_id: String,
     /// Organisation running the gateway.
     pub organisation: String,
+    /// The ticket to come back with if this connection is lost.
+    pub resume: Option<ResumeOffer>,
+    /// The comeback kept the end user's grant.
+    pub resumed: bool,
 }
 
 /// Connects, verifies and registers, telling the end user what happens on `console`.
@@ -125,6 +133,7 @@ pub async fn join(
         displays: registration.displays,
         monitors: registration.monitors,
         link: registration.link,
+        resume: registration.resume,
     });
     framing::write_message(&mut send, &hello)
         .await
@@ -136,6 +145,8 @@ pub async fn join(
         Ok(Some(ToAgent::Registered {
             session_id,
             organisation,
+            resume,
+            resumed,
         })) => {
             let organisation = sanitize(&organisation);
             tracing::info!(%session_id, "registered");
@@ -149,6 +160,8 @@ pub async fn join(
                 recv,
                 session_id,
                 organisation,
+                resume,
+                resumed,
             })
         }
         Ok(Some(ToAgent::Refused(refusal))) => {

@@ -80,7 +80,18 @@ pub enum Notice {
     /// The connection dropped.
     ConnectionLost,
     /// Trying to reconnect.
-    Reconnecting,
+    Reconnecting {
+        /// Back within this many seconds, the technician keeps the access given (none
+        /// when no access was given).
+        keep_secs: Option<u64>,
+    },
+    /// Back after a lost connection, and the access given before stands.
+    AccessKept {
+        /// Who has it.
+        technician: String,
+        /// Whether it includes control.
+        control: bool,
+    },
     /// Reconnected after a loss.
     Reconnected,
     /// Reconnecting failed; the session is over for this app.
@@ -152,10 +163,30 @@ impl fmt::Display for Notice {
             Notice::StoppedByUser => f.write_str("Session ended: you stopped it."),
             Notice::Ended(reason) => write!(f, "Session ended: {reason}."),
             Notice::ConnectionLost => f.write_str("Connection to the gateway lost."),
-            Notice::Reconnecting => f.write_str(
-                "Reconnecting… (type \"stop\" and Enter to give up). \
-                 Your technician will have to ask for access again.",
+            Notice::Reconnecting { keep_secs: None } => {
+                f.write_str("Reconnecting… (type \"stop\" and Enter to give up).")
+            }
+            Notice::Reconnecting {
+                keep_secs: Some(secs),
+            } => write!(
+                f,
+                "Reconnecting… (type \"stop\" and Enter to give up). Back within {secs} s, \
+                 your technician keeps the access you gave; after that they must ask again."
             ),
+            Notice::AccessKept {
+                technician,
+                control,
+            } => {
+                write!(
+                    f,
+                    "Access continues — {technician} can see your screen again (you allowed \
+                     it before the connection dropped)."
+                )?;
+                if *control {
+                    f.write_str("\nThey can also use your mouse and keyboard.")?;
+                }
+                Ok(())
+            }
             Notice::Reconnected => f.write_str("Reconnected to the gateway."),
             Notice::GaveUp { detail } => write!(
                 f,

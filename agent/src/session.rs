@@ -12,7 +12,13 @@
 //!   connection) or a viewer leaves, it emits [`Output::ReleaseInput`] so no key or button
 //!   stays held; input still queued from a viewer that left is refused.
 //!
-//! States: `WaitingForTechnician -> Prompting -> Granted | Denied`, and `Ended` from any of them.
+//! - A lost connection leaves the session *away*, holding the grant in force (an open
+//!   prompt is dropped). Registered again, the grant comes back only when the gateway says
+//!   the comeback kept it; otherwise the session waits for a new request. Nothing streams
+//!   or is injected while away.
+//!
+//! States: `WaitingForTechnician -> Prompting -> Granted | Denied`, `Away` after a lost
+//! connection, and `Ended` from any of them.
 //! A second request while a prompt is open is refused (so a yes typed for one technician can
 //! never land on another's request); a request while granted opens a new prompt and the
 //! current grant stays in force until the answer, which replaces it on a yes.
@@ -92,6 +98,11 @@ pub enum State {
     },
     /// The last request was denied or timed out; another may come.
     Denied,
+    /// The connection is lost; the app tries to come back.
+    Away {
+        /// Whether a grant waits to be kept.
+        granted: bool,
+    },
     /// Over.
     Ended,
 }
@@ -135,6 +146,10 @@ enum Phase {
         current: Option<Grant>,
     },
     Granted(Grant),
+    Away {
+        grant: Option<Grant>,
+        since: Instant,
+    },
     Ended,
 }
 
@@ -294,9 +309,70 @@ impl Session {
         }
     }
 
-    /// The connection to the gateway is gone.
-    pub fn handle_connection_lost(&mut self) {
-        self.finish(Finish::ConnectionLost);
+    /// The connection to the gateway is gone at `now`: the session is away, holding the
+    /// grant in force (an open prompt is dropped; its technician can ask again).
+    pub fn handle_connection_lost(&mut self, now: Instant) {
+        let grant = match std::mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Granted(grant) => Some(grant),
+            Phase::Prompting { current, .. } => current,
+            Phase::Waiting { .. } => None,
+            away @ Phase::Away { .. } => {
+                self.phase = away;
+                return;
+            }
+            Phase::Ended => return,
+        };
+        let had_control = grant.as_ref().and_then(Grant::control).is_some();
+        self.phase = Phase::Away { grant, since: now };
+        self.stream_requested = false;
+        self.update_streaming();
+        if had_control {
+            self.outputs.push_back(Output::ReleaseInput);
+        }
+        self.show(Notice::ConnectionLost);
+        self.outputs
+            .push_back(Output::Finish(Finish::ConnectionLost));
+    }
+
+    /// Whether coming back at `now` may offer to keep the grant: one is held and the
+    /// connection was lost less than `window` ago.
+    pub fn may_keep_grant(&self, now: Instant, window: Duration) -> bool {
+        match &self.phase {
+            Phase::Away {
+                grant: Some(_),
+                since,
+            } => now.saturating_duration_since(*since) < window,
+            _ => false,
+        }
+    }
+
+    /// Registered again after a loss (or after the gateway ended the session by shutting
+    /// down). With `kept` (the gateway kept the grant this app offered to keep) the grant
+    /// is in force again; otherwise it is gone and the session waits for a new request.
+    pub fn handle_registered(&mut self, kept: bool) {
+        let grant = match std::mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Away { grant, .. } => grant,
+            _ => None,
+        };
+        self.stream_requested = false;
+        self.update_streaming();
+        match grant {
+            Some(grant) if kept => {
+                self.show(Notice::AccessKept {
+                    technician: grant.technician().to_string(),
+                    control: grant.control().is_some(),
+                });
+                self.phase = Phase::Granted(grant);
+                if self.paused {
+                    self.show(Notice::ControlPaused);
+                }
+            }
+            _ => {
+                self.paused = false;
+                self.phase = Phase::Waiting { denied: false };
+                self.show(Notice::Waiting);
+            }
+        }
     }
 
     /// When [`Session::handle_timeout`] must be called next.
@@ -345,6 +421,9 @@ impl Session {
             Phase::Granted(grant) => State::Granted {
                 control: grant.control().is_some(),
             },
+            Phase::Away { grant, .. } => State::Away {
+                granted: grant.is_some(),
+            },
             Phase::Ended => State::Ended,
         }
     }
@@ -385,6 +464,10 @@ impl Session {
         let current = match std::mem::replace(&mut self.phase, Phase::Ended) {
             Phase::Waiting { .. } => None,
             Phase::Granted(grant) => Some(grant),
+            away @ Phase::Away { .. } => {
+                self.phase = away;
+                return;
+            }
             Phase::Ended => return,
             Phase::Prompting { prompt, current } => {
                 let duplicate = prompt.request_id == request_id;

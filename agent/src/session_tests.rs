@@ -374,7 +374,7 @@ fn end_from_the_gateway_and_connection_loss_finish() {
         ]
     );
     let mut h = Harness::granted(true);
-    h.session.handle_connection_lost();
+    h.session.handle_connection_lost(h.at(2));
     assert_eq!(
         drain(&mut h.session),
         vec![
@@ -383,14 +383,75 @@ fn end_from_the_gateway_and_connection_loss_finish() {
             Output::Finish(Finish::ConnectionLost),
         ]
     );
-    // Nothing is granted after the end, whatever arrives.
-    h.request(9, true, 2);
+    // Away, nothing is asked or granted, whatever arrives.
+    h.request(9, true, 3);
     h.line("y");
-    assert_eq!(h.session.state(), State::Ended);
+    assert_eq!(h.session.state(), State::Away { granted: true });
     assert_eq!(
         h.session.input_verdict(4),
         InputVerdict::Refuse(InputOutcome::NoControl)
     );
+    assert!(
+        h.session.view_grant().is_none(),
+        "nothing streams while away"
+    );
+}
+
+#[test]
+fn a_comeback_the_gateway_kept_restores_the_grant_within_the_window_only() {
+    let window = Duration::from_secs(60);
+    let mut h = Harness::granted(true);
+    h.session.handle_connection_lost(h.at(10));
+    drain(&mut h.session);
+    assert!(h.session.may_keep_grant(h.at(69), window));
+    assert!(
+        !h.session.may_keep_grant(h.at(70), window),
+        "the window is over"
+    );
+    h.session.handle_registered(true);
+    assert_eq!(
+        drain(&mut h.session),
+        vec![Output::Show(Notice::AccessKept {
+            technician: "Ann".into(),
+            control: true
+        })]
+    );
+    assert_eq!(h.session.state(), State::Granted { control: true });
+    assert!(matches!(
+        h.session.input_verdict(4),
+        InputVerdict::Inject(_)
+    ));
+    // The stream starts again only when the gateway asks for it.
+    assert!(!h.session.is_streaming());
+    h.message(ToAgent::StartStream, 71);
+    assert!(h.session.is_streaming());
+}
+
+#[test]
+fn a_comeback_not_kept_waits_for_a_new_request() {
+    let mut h = Harness::granted(true);
+    h.session.handle_connection_lost(h.at(10));
+    drain(&mut h.session);
+    h.session.handle_registered(false);
+    assert_eq!(drain(&mut h.session), vec![Output::Show(Notice::Waiting)]);
+    assert_eq!(h.session.state(), State::WaitingForTechnician);
+    assert_eq!(
+        h.session.input_verdict(4),
+        InputVerdict::Refuse(InputOutcome::NoControl)
+    );
+    h.message(ToAgent::StartStream, 11);
+    assert!(!h.session.is_streaming(), "no stream without a new yes");
+}
+
+#[test]
+fn a_prompt_open_at_the_loss_is_dropped_and_grants_nothing() {
+    let mut h = Harness::new();
+    h.request(1, true, 1);
+    h.session.handle_connection_lost(h.at(2));
+    assert_eq!(h.session.state(), State::Away { granted: false });
+    assert!(!h.session.may_keep_grant(h.at(3), Duration::from_secs(60)));
+    h.session.handle_registered(true);
+    assert_eq!(h.session.state(), State::WaitingForTechnician);
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::shield::Shield;
 use crate::stats::Stats;
 use crate::stream::Streamer;
 use sos_transport::framing::{self, WireError};
-use sos_transport::wire::{DisplayInfo, EndReason, FromAgent, ToAgent, close_code};
+use sos_transport::wire::{DisplayInfo, EndReason, FromAgent, Resume, ToAgent, close_code};
 use sos_transport::{Pin, Secret, Trust};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -27,6 +27,10 @@ use tokio::sync::mpsc;
 
 /// Longest wait for the stop message to be acknowledged and the close to leave.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// Longest time after a lost connection that this app keeps the end user's grant, whatever
+/// window the gateway announces.
+pub const MAX_RESUME_WINDOW: Duration = Duration::from_secs(300);
 
 /// Everything the agent needs to run.
 #[derive(Debug, Clone)]
@@ -104,6 +108,7 @@ pub async fn run(
         displays,
         monitors: layout.monitors.clone(),
         link: config.link.clone(),
+        resume: None,
     };
     let mut joined = tokio::select! {
         joined = join::join(registration.clone(), console) => joined?,
@@ -116,17 +121,27 @@ pub async fn run(
         }
     };
     let mut total = Stats::default();
+    let mut session = Session::new(config.session);
+    // Frame numbers go on across connections: viewers kept through a comeback drop a
+    // frame older than one they have.
+    let seq = Arc::new(AtomicU64::new(0));
     loop {
-        let (finish, stats) = serve(
+        let offer = joined.resume.take();
+        let (finish, stats, back) = serve(
             &config,
-            platform.clone(),
-            layout.clone(),
-            display,
-            joined,
+            Connected {
+                platform: platform.clone(),
+                layout: layout.clone(),
+                display,
+                joined,
+                session,
+                seq: seq.clone(),
+            },
             console,
             commands,
         )
         .await;
+        session = back;
         total.merge(&stats);
         let reconnect = matches!(
             finish,
@@ -138,11 +153,22 @@ pub async fn run(
                 stats: total,
             });
         }
-        console.show(&Notice::Reconnecting);
-        match rejoin(&registration, config.reconnect_for, commands).await {
+        let window = offer.as_ref().map_or(Duration::ZERO, |offer| {
+            Duration::from_secs(offer.window_secs.into()).min(MAX_RESUME_WINDOW)
+        });
+        let keep_secs = session
+            .may_keep_grant(Instant::now(), window)
+            .then_some(window.as_secs());
+        console.show(&Notice::Reconnecting { keep_secs });
+        let comeback = Comeback {
+            ticket: offer.map(|offer| offer.ticket),
+            window,
+            session: &session,
+        };
+        match rejoin(&registration, &comeback, config.reconnect_for, commands).await {
             Rejoin::Joined(again) => {
                 console.show(&Notice::Reconnected);
-                console.show(&Notice::Waiting);
+                session.handle_registered(again.resumed);
                 joined = *again;
             }
             Rejoin::Stopped => {
@@ -165,16 +191,31 @@ pub async fn run(
     }
 }
 
-/// Runs one connection of the session until it finishes.
-async fn serve(
-    config: &AgentConfig,
+/// One registered connection and what the session carries from one to the next.
+struct Connected {
     platform: Arc<dyn Platform>,
     layout: Layout,
     display: Option<DisplayInfo>,
     joined: Joined,
+    session: Session,
+    seq: Arc<AtomicU64>,
+}
+
+/// Runs one connection of the session until it finishes; gives the session back.
+async fn serve(
+    config: &AgentConfig,
+    connected: Connected,
     console: &mut dyn Console,
     commands: &mut mpsc::Receiver<Command>,
-) -> (Finish, Stats) {
+) -> (Finish, Stats, Session) {
+    let Connected {
+        platform,
+        layout,
+        display,
+        joined,
+        session,
+        seq,
+    } = connected;
     let (inject_tx, inject_results) = mpsc::unbounded_channel();
     let injector = match Injector::start(
         platform.clone(),
@@ -198,7 +239,7 @@ async fn serve(
         ..
     } = joined;
     let shell = Shell {
-        session: Session::new(config.session),
+        session,
         connection,
         send,
         platform,
@@ -209,7 +250,7 @@ async fn serve(
         streamer: None,
         draining: Vec::new(),
         stats: Stats::default(),
-        seq: Arc::new(AtomicU64::new(0)),
+        seq,
         failures_tx,
         protocol_error: false,
     };
@@ -232,11 +273,33 @@ enum Rejoin {
     GaveUp(JoinError),
 }
 
-/// Registers again with the same PIN after the connection was lost or the gateway
-/// restarted, retrying with a growing pause until `within` has passed. Consent is asked
-/// again: a new connection starts with no grant.
+/// How this app comes back after a lost connection.
+struct Comeback<'a> {
+    /// The one-time ticket of the last registration.
+    ticket: Option<Secret<String>>,
+    /// How long after the loss the grant may be kept.
+    window: Duration,
+    /// The session, away.
+    session: &'a Session,
+}
+
+impl Comeback<'_> {
+    /// What an attempt at `now` says: the ticket, offering to keep the grant while the
+    /// window lasts.
+    fn resume(&self, now: Instant) -> Option<Resume> {
+        self.ticket.clone().map(|ticket| Resume {
+            ticket,
+            keep_consent: self.session.may_keep_grant(now, self.window),
+        })
+    }
+}
+
+/// Registers again after the connection was lost or the gateway restarted, retrying with a
+/// growing pause until `within` has passed: with the ticket when there is one (then the
+/// grant is kept if the gateway agrees, within the window), with the PIN otherwise.
 async fn rejoin(
     registration: &Registration,
+    comeback: &Comeback<'_>,
     within: Duration,
     commands: &mut mpsc::Receiver<Command>,
 ) -> Rejoin {
@@ -244,8 +307,10 @@ async fn rejoin(
     let mut pause = Duration::from_millis(250);
     loop {
         let mut quiet = QuietConsole;
+        let mut registration = registration.clone();
+        registration.resume = comeback.resume(Instant::now());
         let attempt = tokio::select! {
-            joined = join::join(registration.clone(), &mut quiet) => joined,
+            joined = join::join(registration, &mut quiet) => joined,
             () = stop_requested(commands) => return Rejoin::Stopped,
         };
         match attempt {
@@ -333,7 +398,7 @@ impl Shell {
         mut messages: mpsc::Receiver<Result<ToAgent, WireError>>,
         mut inject_results: mpsc::UnboundedReceiver<InjectResult>,
         mut failures: mpsc::UnboundedReceiver<StreamError>,
-    ) -> (Finish, Stats) {
+    ) -> (Finish, Stats, Session) {
         let mut commands_open = true;
         loop {
             // Deadlines are honoured even when a busy branch keeps the timer from firing.
@@ -360,7 +425,7 @@ impl Shell {
                 message = messages.recv() => match message {
                     Some(Ok(message)) => self.on_message(message, console).await,
                     Some(Err(error)) => self.on_stream_end(&error),
-                    None => self.session.handle_connection_lost(),
+                    None => self.session.handle_connection_lost(Instant::now()),
                 },
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.session.handle_timeout(Instant::now());
@@ -448,7 +513,7 @@ impl Shell {
             }
             _ => tracing::info!(%error, "control stream ended"),
         }
-        self.session.handle_connection_lost();
+        self.session.handle_connection_lost(Instant::now());
     }
 
     async fn apply(&mut self, output: Output, console: &mut dyn Console) -> Option<Finish> {
@@ -475,7 +540,7 @@ impl Shell {
     async fn send_message(&mut self, message: &FromAgent) {
         if let Err(error) = framing::write_message(&mut self.send, message).await {
             tracing::info!(%error, "cannot write to the gateway");
-            self.session.handle_connection_lost();
+            self.session.handle_connection_lost(Instant::now());
         }
     }
 
@@ -508,7 +573,7 @@ impl Shell {
         }
     }
 
-    async fn finish(mut self, finish: Finish) -> (Finish, Stats) {
+    async fn finish(mut self, finish: Finish) -> (Finish, Stats, Session) {
         self.stop_streaming();
         let injector = self.injector.take();
         if let Finish::Stopped = finish {
@@ -531,7 +596,7 @@ impl Shell {
                 self.stats.merge(&stats);
             }
         }
-        (finish, self.stats)
+        (finish, self.stats, self.session)
     }
 }
 

@@ -157,6 +157,8 @@ async fn grant_control(
     let registered = ToAgent::Registered {
         session_id: session.into(),
         organisation: "Acme".into(),
+        resume: None,
+        resumed: false,
     };
     write_message(send, &registered).await.unwrap();
     write_message(send, &request(true)).await.unwrap();
@@ -193,6 +195,8 @@ async fn consent_then_frames_and_input_then_the_technician_ends_it() {
         &ToAgent::Registered {
             session_id: "s1".into(),
             organisation: "Acme".into(),
+            resume: None,
+            resumed: false,
         },
     )
     .await
@@ -305,6 +309,8 @@ async fn the_end_user_stops_and_the_gateway_hears_it() {
         &ToAgent::Registered {
             session_id: "s2".into(),
             organisation: "Acme".into(),
+            resume: None,
+            resumed: false,
         },
     )
     .await

@@ -238,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_else(|| "sosdesk".into()),
                 licence_keys: file.licence_keys.clone(),
                 pin_limits: file.pin_limits.limits()?,
+                resume_window: file.resume_window()?,
             })
             .await
         }

@@ -31,7 +31,18 @@ pub struct FileConfig {
     /// Limits on PIN guessing (`[pin_limits]`).
     #[serde(default)]
     pub pin_limits: PinLimitsFile,
+    /// How long after losing its connection an end-user app may come back with its ticket
+    /// and keep the end user's grant, in seconds (0: always ask again).
+    pub resume_window_seconds: Option<u32>,
 }
+
+/// Default of `resume_window_seconds`: long enough to ride out a 20-second outage plus the
+/// 20 seconds either side takes to notice it, short enough that an app left alone does not
+/// come back to a screen shared hours ago.
+pub const DEFAULT_RESUME_WINDOW_SECONDS: u32 = 60;
+
+/// Longest `resume_window_seconds` accepted (the app keeps a grant no longer either).
+pub const MAX_RESUME_WINDOW_SECONDS: u32 = 300;
 
 /// `[pin_limits]`: every key optional, the defaults of [`Limits::default`] otherwise.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -86,6 +97,19 @@ impl PinLimitsFile {
 }
 
 impl FileConfig {
+    /// The resume window, checked.
+    pub fn resume_window(&self) -> anyhow::Result<std::time::Duration> {
+        let seconds = self
+            .resume_window_seconds
+            .unwrap_or(DEFAULT_RESUME_WINDOW_SECONDS);
+        if seconds > MAX_RESUME_WINDOW_SECONDS {
+            anyhow::bail!(
+                "resume_window_seconds is {seconds}: at most {MAX_RESUME_WINDOW_SECONDS} (the end user's app keeps a grant no longer)"
+            );
+        }
+        Ok(std::time::Duration::from_secs(u64::from(seconds)))
+    }
+
     /// Reads the file, or the empty configuration when `path` is None.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let Some(path) = path else {

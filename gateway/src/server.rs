@@ -35,6 +35,8 @@ pub struct ServeConfig {
     pub licence_keys: Vec<String>,
     /// Limits on PIN guessing.
     pub pin_limits: crate::domain::ratelimit::Limits,
+    /// How long a lost end-user app may come back and keep the end user's grant.
+    pub resume_window: std::time::Duration,
 }
 
 /// Runs the gateway until a shutdown signal.
@@ -84,6 +86,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     )?;
     desk.pin_limiter =
         std::sync::Mutex::new(crate::domain::ratelimit::PinLimiter::new(config.pin_limits));
+    desk.resume_window = config.resume_window;
     let desk = Arc::new(desk);
     match desk.licence_view() {
         Ok(l) if l.mode == "evaluation" => tracing::warn!(

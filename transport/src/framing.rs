@@ -210,6 +210,10 @@ mod tests {
                     primary: false,
                 }],
                 link: Some(Secret::new("AbCdEfGhIjKlMnOpQrStUv".into())),
+                resume: Some(Resume {
+                    ticket: Secret::new("ab".repeat(32)),
+                    keep_consent: true,
+                }),
             }),
             Hello::Viewer(ViewerHello {
                 token: Secret::new("t".repeat(40)),

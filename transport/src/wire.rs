@@ -51,6 +51,30 @@ pub struct AgentHello {
     /// proof that the end user holds the link, so PIN registration stays open to them
     /// while the gateway refuses PINs from guessers.
     pub link: Option<Secret<String>>,
+    /// Coming back after a lost connection: the one-time ticket of the last registration.
+    pub resume: Option<Resume>,
+}
+
+/// How an app that lost its connection comes back to its session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The one-time ticket the gateway gave at the last registration ([`ResumeOffer`]).
+    /// It stands in for the PIN: the gateway still holding the old connection, a blocked
+    /// address or link-only mode do not refuse it.
+    pub ticket: Secret<String>,
+    /// Whether the app offers to keep the end user's grant: only within the window the
+    /// gateway announced, counted from when the app noticed the loss. The grant is kept
+    /// only when the gateway also finds the app back within its window.
+    pub keep_consent: bool,
+}
+
+/// What the gateway gives a registered app to come back with after a lost connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumeOffer {
+    /// One-time ticket (256 random bits, hex); the gateway keeps only its hash.
+    pub ticket: Secret<String>,
+    /// How long after a loss the end user's grant may be kept without asking again.
+    pub window_secs: u32,
 }
 
 /// One screen of the end user's machine.
@@ -207,6 +231,11 @@ pub enum ToAgent {
         session_id: String,
         /// Organisation running the gateway, shown to the end user.
         organisation: String,
+        /// The ticket to come back with if this connection is lost.
+        resume: Option<ResumeOffer>,
+        /// The app came back within the window with its ticket and offered to keep the
+        /// grant: the end user's earlier answer stands and nobody is asked again.
+        resumed: bool,
     },
     /// The registration was refused.
     Refused(Refusal),

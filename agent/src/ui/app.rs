@@ -171,6 +171,10 @@ impl App {
             Notice::Granted {
                 technician,
                 control,
+            }
+            | Notice::AccessKept {
+                technician,
+                control,
             } => {
                 self.close_consent();
                 if let Some((_, win)) = self.bar.take() {
@@ -202,7 +206,7 @@ impl App {
             Notice::StoppedByUser
             | Notice::Ended(_)
             | Notice::ConnectionLost
-            | Notice::Reconnecting
+            | Notice::Reconnecting { .. }
             | Notice::GaveUp { .. } => {
                 self.close_consent();
                 if let Some((_, win)) = self.bar.take() {
@@ -392,8 +396,14 @@ fn line_for(notice: &Notice) -> Option<String> {
         Notice::Granted { technician, .. } => {
             format!("Access granted — {technician} can now see your screen.")
         }
-        Notice::Reconnecting => {
-            "Reconnecting… Your technician will have to ask for access again.".to_string()
+        Notice::Reconnecting { keep_secs: None } => "Reconnecting…".to_string(),
+        Notice::Reconnecting {
+            keep_secs: Some(secs),
+        } => format!(
+            "Reconnecting… Back within {secs} s, your technician keeps the access you gave."
+        ),
+        Notice::AccessKept { technician, .. } => {
+            format!("Access continues — {technician} can see your screen again.")
         }
         other => other
             .to_string()

@@ -61,6 +61,9 @@ pub enum SessionAction {
     AgentRegistered,
     /// The end user's app disconnected without stopping.
     AgentLost,
+    /// The end user's app came back with its ticket within the resume window: it is
+    /// connected again and the end user's answer stands.
+    AgentResumed,
     /// The end user answered request `request_id`.
     ConsentAnswered {
         /// Which request.
@@ -323,6 +326,7 @@ impl Session {
             }
             SessionAction::AgentRegistered
             | SessionAction::AgentLost
+            | SessionAction::AgentResumed
             | SessionAction::ConsentAnswered { .. }
             | SessionAction::StoppedByUser => {
                 Err(Denied::NotYours("only the end user's app reports this").into())
@@ -343,6 +347,12 @@ impl Session {
             SessionAction::AgentLost => {
                 self.agent_online = false;
                 self.remote = RemoteState::NotRequested;
+            }
+            SessionAction::AgentResumed => {
+                // Within the window the session never went offline.
+                if !self.agent_online {
+                    return Err(ActionError::AgentOffline);
+                }
             }
             SessionAction::ConsentAnswered {
                 request_id,

@@ -1,18 +1,21 @@
 //! One end-user app connection: registration by PIN, consent answers, input results and
 //! the video frames it sends.
 
-use super::live::{AgentHandle, Frame};
+use super::live::{AgentHandle, Comeback, Frame};
 use super::{pump, refuse};
 use crate::domain::SessionAction;
+use crate::domain::secrets::random_bytes;
 use crate::service::Desk;
 use bytes::Bytes;
-use sos_transport::framing::{self, read_message, write_message};
+use sha2::{Digest, Sha256};
+use sos_transport::Secret;
+use sos_transport::framing::{self, read_message};
 use sos_transport::wire::{
-    AgentHello, ConsentDecision, DisplayInfo, EndReason, FromAgent, Refusal, ToAgent, ToViewer,
-    close_code,
+    AgentHello, ConsentDecision, DisplayInfo, EndReason, FromAgent, Refusal, ResumeOffer, ToAgent,
+    ToViewer, close_code,
 };
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Every refusal is answered this long after the hello arrived, whatever the reason, so
 /// timing tells a guesser nothing.
@@ -37,6 +40,141 @@ pub(super) async fn serve(
         )
         .await;
     }
+    let display = hello
+        .displays
+        .iter()
+        .find(|d| d.primary)
+        .or(hello.displays.first())
+        .copied()
+        .unwrap_or(DisplayInfo {
+            index: 0,
+            width: 0,
+            height: 0,
+            primary: true,
+        });
+    let machine: String = hello.machine_name.chars().take(64).collect();
+    let (tx, rx) = mpsc::channel(256);
+    let (replaced_tx, replaced) = oneshot::channel();
+    let connection_id = connection.stable_id();
+    let handle = AgentHandle {
+        tx: tx.clone(),
+        connection_id,
+        display,
+        monitors: hello.monitors.iter().take(16).copied().collect(),
+        replaced: Some(replaced_tx),
+    };
+    let ticket = hex::encode(random_bytes::<32>()?);
+    let window_secs = u32::try_from(desk.resume_window.as_secs()).unwrap_or(u32::MAX);
+    let registered = |id: &str, resumed: bool| ToAgent::Registered {
+        session_id: id.to_string(),
+        organisation: desk.organisation.clone(),
+        resume: Some(ResumeOffer {
+            ticket: Secret::new(ticket.clone()),
+            window_secs,
+        }),
+        resumed,
+    };
+    let next = digest(&ticket);
+    let id = match register(
+        &desk,
+        &connection,
+        &hello,
+        handle,
+        next,
+        registered,
+        &machine,
+        &origin,
+    )? {
+        Registration::Bound(id) => id,
+        Registration::Refused(refusal) => {
+            return refuse(
+                &connection,
+                &mut send,
+                &ToAgent::Refused(refusal),
+                started + REFUSAL_DELAY,
+            )
+            .await;
+        }
+    };
+    drop(tx);
+    tokio::spawn(pump(connection.clone(), send, rx, |m| {
+        matches!(m, ToAgent::End(_) | ToAgent::Refused(_))
+    }));
+    tokio::spawn(relay_frames(desk.clone(), connection.clone(), id.clone()));
+
+    let stopped = tokio::select! {
+        stopped = control_loop(&desk, &id, &mut recv, &origin) => stopped,
+        _ = replaced => {
+            // The app came back on another connection; this one is stale.
+            connection.close(close_code::NORMAL.into(), b"replaced");
+            return Ok(());
+        }
+    };
+    if stopped {
+        desk.live
+            .detach_agent(&id, connection_id, EndReason::StoppedByUser);
+        desk.agent_event(&id, SessionAction::StoppedByUser, None, &origin)?;
+        tracing::info!(session = %id, "end user stopped the session");
+        connection.close(close_code::NORMAL.into(), b"stopped");
+        return Ok(());
+    }
+    // Lost without a stop: the session waits for the app to come back with its ticket,
+    // keeping the grant and the viewers for the resume window.
+    if !desk.live.agent_away(&id, connection_id) {
+        return Ok(());
+    }
+    tracing::info!(session = %id, "end-user app disconnected; waiting for it to come back");
+    tokio::time::sleep(desk.resume_window).await;
+    if desk
+        .live
+        .detach_agent(&id, connection_id, EndReason::AgentDisconnected)
+    {
+        let _ = desk.agent_event(&id, SessionAction::AgentLost, None, &origin);
+        tracing::info!(session = %id, "end-user app did not come back in time");
+    }
+    Ok(())
+}
+
+/// How a registration ended.
+enum Registration {
+    /// The app is bound to this session and was told so.
+    Bound(String),
+    /// Refused, with this answer.
+    Refused(Refusal),
+}
+
+fn digest(ticket: &str) -> [u8; 32] {
+    Sha256::digest(ticket.as_bytes()).into()
+}
+
+/// Binds the app to its session and tells it with `registered(session, resumed)`: by its
+/// comeback ticket, else by its PIN (within the limits on PIN guessing, which the link's
+/// holder does not meet). `next` is the SHA-256 of the ticket it is given.
+#[allow(clippy::too_many_arguments)]
+fn register(
+    desk: &Desk,
+    connection: &quinn::Connection,
+    hello: &AgentHello,
+    handle: AgentHandle,
+    next: [u8; 32],
+    registered: impl Fn(&str, bool) -> ToAgent,
+    machine: &str,
+    origin: &str,
+) -> anyhow::Result<Registration> {
+    let handle = match &hello.resume {
+        Some(resume) => {
+            let ticket = digest(resume.ticket.expose());
+            match desk
+                .live
+                .come_back(&ticket, next, handle, resume.keep_consent, &registered)
+            {
+                Ok(comeback) => return Ok(come_back(desk, comeback, machine, origin)),
+                // Unknown (a restarted gateway, a window gone by): the PIN decides.
+                Err(handle) => handle,
+            }
+        }
+        None => handle,
+    };
     let ip = connection.remote_address().ip();
     let now = desk.clock.now();
     // The holder of a session's link is not guessing: the limits on PIN guessing (blocked
@@ -52,13 +190,7 @@ pub(super) async fn serve(
         .unwrap_or_else(|p| p.into_inner())
         .check(ip, now);
     if blocked.is_err() && linked.is_none() {
-        return refuse(
-            &connection,
-            &mut send,
-            &ToAgent::Refused(Refusal::RateLimited),
-            started + REFUSAL_DELAY,
-        )
-        .await;
+        return Ok(Registration::Refused(Refusal::RateLimited));
     }
     let registering = desk.agent_registering(hello.pin.expose())?;
     let Some(row) = registering
@@ -76,83 +208,44 @@ pub(super) async fn serve(
             );
         }
         // Same answer, same timing for unknown, used, closed and expired PINs.
-        return refuse(
-            &connection,
-            &mut send,
-            &ToAgent::Refused(Refusal::PinNotAccepted),
-            started + REFUSAL_DELAY,
-        )
-        .await;
+        return Ok(Registration::Refused(Refusal::PinNotAccepted));
     };
     let id = row.session.id.clone();
-    let display = hello
-        .displays
-        .iter()
-        .find(|d| d.primary)
-        .or(hello.displays.first())
-        .copied()
-        .unwrap_or(DisplayInfo {
-            index: 0,
-            width: 0,
-            height: 0,
-            primary: true,
-        });
-    let machine: String = hello.machine_name.chars().take(64).collect();
-    let (tx, rx) = mpsc::channel(256);
-    let connection_id = connection.stable_id();
-    if !desk.live.attach_agent(
-        &id,
-        AgentHandle {
-            tx: tx.clone(),
-            connection_id,
-            display,
-            monitors: hello.monitors.iter().take(16).copied().collect(),
-        },
-    ) {
-        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
-        connection.close(close_code::REFUSED.into(), b"pin not accepted");
-        return Ok(());
+    // An app registering by PIN while its session waits for the lost one: the old one
+    // is not coming back with its grant.
+    if desk.live.end_away(&id) {
+        let _ = desk.agent_event(&id, SessionAction::AgentLost, None, origin);
     }
-    if let Err(e) = desk.agent_event(&id, SessionAction::AgentRegistered, Some(&machine), &origin) {
+    let connection_id = handle.connection_id;
+    let tx = handle.tx.clone();
+    if !desk.live.attach_agent(&id, handle) {
+        return Ok(Registration::Refused(Refusal::PinNotAccepted));
+    }
+    desk.live.set_ticket(&id, connection_id, next);
+    if let Err(e) = desk.agent_event(&id, SessionAction::AgentRegistered, Some(machine), origin) {
         desk.live
             .detach_agent(&id, connection_id, EndReason::AgentDisconnected);
-        write_message(&mut send, &ToAgent::Refused(Refusal::PinNotAccepted)).await?;
-        connection.close(close_code::REFUSED.into(), b"pin not accepted");
         return Err(e.into());
     }
     tracing::info!(session = %id, "end-user app registered");
-    let _ = tx
-        .send(ToAgent::Registered {
-            session_id: id.clone(),
-            organisation: desk.organisation.clone(),
-        })
-        .await;
-    drop(tx);
-    tokio::spawn(pump(connection.clone(), send, rx, |m| {
-        matches!(m, ToAgent::End(_) | ToAgent::Refused(_))
-    }));
-    tokio::spawn(relay_frames(desk.clone(), connection.clone(), id.clone()));
+    // Nothing else is sent to the app before it granted access, so this comes first.
+    let _ = tx.try_send(registered(&id, false));
+    Ok(Registration::Bound(id))
+}
 
-    let stopped = control_loop(&desk, &id, &mut recv, &origin).await;
-    let bound = desk.live.detach_agent(
-        &id,
-        connection_id,
-        if stopped {
-            EndReason::StoppedByUser
-        } else {
-            EndReason::AgentDisconnected
-        },
-    );
-    if stopped {
-        desk.agent_event(&id, SessionAction::StoppedByUser, None, &origin)?;
-        tracing::info!(session = %id, "end user stopped the session");
-        connection.close(close_code::NORMAL.into(), b"stopped");
-    } else if bound {
-        // Lost without a stop: the session waits for the app to come back.
-        let _ = desk.agent_event(&id, SessionAction::AgentLost, None, &origin);
-        tracing::info!(session = %id, "end-user app disconnected");
+/// Records an app's comeback with its ticket.
+fn come_back(desk: &Desk, comeback: Comeback, machine: &str, origin: &str) -> Registration {
+    let Comeback { session: id, kept } = comeback;
+    if kept {
+        let _ = desk.agent_event(&id, SessionAction::AgentResumed, None, origin);
+        tracing::info!(session = %id, "end-user app came back; the grant stands");
+    } else {
+        // Back too late to keep the grant: as a new registration, asked again.
+        let _ = desk.agent_event(&id, SessionAction::AgentLost, None, origin);
+        let _ = desk.agent_event(&id, SessionAction::AgentRegistered, Some(machine), origin);
+        tracing::info!(session = %id, "end-user app came back; access must be asked again");
     }
-    Ok(())
+    Registration::Bound(id)
 }
 
 /// Reads the app's control messages; returns true when the end user stopped.

@@ -5,6 +5,12 @@
 //! input while nobody controls takes it; another takes it over only on purpose
 //! ([`Live::take_control`]), and the agent then releases whatever the previous one held.
 //! Every viewer is told who is on the session and who controls on each change.
+//!
+//! Comeback rule: an app that loses its connection without stopping leaves its session
+//! *away*: grant, viewers and control stay for the resume window. Its one-time ticket
+//! (only the hash is kept) brings it back on a new connection: with the grant kept when
+//! the app offers to keep it, afresh otherwise. A PIN registration ends an away session
+//! first; the window's end does too.
 
 use bytes::Bytes;
 use sos_transport::wire::{
@@ -14,7 +20,7 @@ use sos_transport::wire::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 pub use super::slot::FrameSlot;
 
@@ -41,6 +47,17 @@ pub struct AgentHandle {
     pub display: DisplayInfo,
     /// The monitors of its desktop, left to right.
     pub monitors: Vec<MonitorInfo>,
+    /// Told when the app came back on another connection, so this one is let go.
+    pub replaced: Option<oneshot::Sender<()>>,
+}
+
+/// How an app came back with its ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comeback {
+    /// The session it belongs to.
+    pub session: String,
+    /// Whether the end user's grant (and with it the viewers) was kept.
+    pub kept: bool,
 }
 
 /// The technician behind a viewer connection.
@@ -72,6 +89,10 @@ struct LiveSession {
     grant: Option<bool>,
     /// User id of the technician with the mouse and keyboard.
     controller: Option<i64>,
+    /// SHA-256 of the app's one-time comeback ticket.
+    ticket: Option<[u8; 32]>,
+    /// The app's connection is lost; the session waits for it to come back.
+    away: bool,
 }
 
 impl LiveSession {
@@ -133,9 +154,9 @@ impl Live {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether the session's app is connected.
+    /// Whether the session's app is connected (or the gateway has not noticed its loss).
     pub fn agent_online(&self, id: &str) -> bool {
-        self.lock().contains_key(id)
+        self.lock().get(id).is_some_and(|s| !s.away)
     }
 
     /// Binds an app connection to a session; false if one is bound already.
@@ -151,9 +172,99 @@ impl Live {
                 viewers: HashMap::new(),
                 grant: None,
                 controller: None,
+                ticket: None,
+                away: false,
             },
         );
         true
+    }
+
+    /// Sets the comeback ticket (its SHA-256) of the app bound by `connection_id`,
+    /// replacing any earlier one.
+    pub fn set_ticket(&self, id: &str, connection_id: usize, ticket: [u8; 32]) {
+        if let Some(s) = self.lock().get_mut(id)
+            && s.agent.connection_id == connection_id
+        {
+            s.ticket = Some(ticket);
+        }
+    }
+
+    /// The app bound by `connection_id` lost its connection: the session waits for it.
+    /// Returns whether it was the bound one.
+    pub fn agent_away(&self, id: &str, connection_id: usize) -> bool {
+        match self.lock().get_mut(id) {
+            Some(s) if s.agent.connection_id == connection_id => {
+                s.away = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends a session whose app is away, before a PIN registration binds a new one; tells
+    /// the viewers why. Returns whether it was away.
+    pub fn end_away(&self, id: &str) -> bool {
+        let mut map = self.lock();
+        if !map.get(id).is_some_and(|s| s.away) {
+            return false;
+        }
+        if let Some(session) = map.remove(id) {
+            end_viewers(session, EndReason::AgentDisconnected);
+        }
+        true
+    }
+
+    /// Binds the app that came back with the ticket whose SHA-256 is `ticket` (used up
+    /// whatever the outcome; `next` is its successor), replacing its old connection, away
+    /// or not. With `keep_consent` and a grant in force, the grant, the viewers and control
+    /// stay and the stream resumes; otherwise they end and the app starts afresh. The app
+    /// is told first, with `registered(session, kept)`, before anything else reaches it.
+    /// An unknown ticket gives the handle back.
+    pub fn come_back(
+        &self,
+        ticket: &[u8; 32],
+        next: [u8; 32],
+        mut agent: AgentHandle,
+        keep_consent: bool,
+        registered: impl FnOnce(&str, bool) -> ToAgent,
+    ) -> Result<Comeback, AgentHandle> {
+        let mut map = self.lock();
+        let Some((id, session)) = map
+            .iter_mut()
+            .find(|(_, s)| s.ticket.as_ref() == Some(ticket))
+        else {
+            return Err(agent);
+        };
+        session.ticket = Some(next);
+        session.away = false;
+        if let Some(replaced) = session.agent.replaced.take() {
+            let _ = replaced.send(());
+        }
+        // The new connection keeps what the app told about its screen this time.
+        std::mem::swap(&mut session.agent, &mut agent);
+        let kept = keep_consent && session.grant.is_some();
+        let _ = session.agent.tx.try_send(registered(id, kept));
+        if kept {
+            if session.viewers.values().any(|v| v.watch) {
+                let _ = session.agent.tx.try_send(ToAgent::StartStream);
+                let _ = session.agent.tx.try_send(ToAgent::KeyframeRequest);
+            }
+            let screen = session.screen();
+            for v in session.viewers.values() {
+                let _ = v.tx.try_send(screen.clone());
+            }
+        } else {
+            session.grant = None;
+            session.controller = None;
+            for (_, v) in session.viewers.drain() {
+                v.slot.close();
+                let _ = v.tx.try_send(ToViewer::End(EndReason::AgentDisconnected));
+            }
+        }
+        Ok(Comeback {
+            session: id.clone(),
+            kept,
+        })
     }
 
     /// Unbinds the app connection `connection_id` (if it is still the bound one) and tells
@@ -173,6 +284,7 @@ impl Live {
     /// queue means the app is not reading, and the message is dropped.
     pub fn to_agent(&self, id: &str, message: ToAgent) {
         if let Some(s) = self.lock().get(id)
+            && !s.away
             && s.agent.tx.try_send(message).is_err()
         {
             tracing::warn!(session = id, "agent control queue full; message dropped");
@@ -266,7 +378,7 @@ impl Live {
     ) -> Result<(), InputOutcome> {
         let mut map = self.lock();
         let session = map.get_mut(id).ok_or(InputOutcome::NoControl)?;
-        if session.grant != Some(true) {
+        if session.grant != Some(true) || session.away {
             return Err(InputOutcome::NoControl);
         }
         let technician = session
@@ -435,6 +547,7 @@ mod tests {
                 connection_id: 1,
                 display,
                 monitors: Vec::new(),
+                replaced: None,
             }
         ));
         live.set_grant("s", Some(control));
@@ -470,6 +583,137 @@ mod tests {
         std::iter::from_fn(|| rx.try_recv().ok())
             .filter(|m| matches!(m, ToAgent::Input { .. } | ToAgent::ControlPassed))
             .collect()
+    }
+
+    fn registered(session: &str, resumed: bool) -> ToAgent {
+        ToAgent::Registered {
+            session_id: session.into(),
+            organisation: "Acme".into(),
+            resume: None,
+            resumed,
+        }
+    }
+
+    /// Another connection of the app.
+    fn handle(connection_id: usize) -> (AgentHandle, mpsc::Receiver<ToAgent>) {
+        let (tx, rx) = mpsc::channel(64);
+        let display = DisplayInfo {
+            index: 0,
+            width: 8,
+            height: 8,
+            primary: true,
+        };
+        let handle = AgentHandle {
+            tx,
+            connection_id,
+            display,
+            monitors: Vec::new(),
+            replaced: None,
+        };
+        (handle, rx)
+    }
+
+    /// A granted session with one watching viewer, whose app (connection 1) has the
+    /// ticket `[7; 32]` and a `replaced` signal.
+    fn watched() -> (Live, mpsc::Receiver<ToViewer>, oneshot::Receiver<()>) {
+        let live = Live::default();
+        let (mut first, _rx) = handle(1);
+        let (replaced_tx, replaced) = oneshot::channel();
+        first.replaced = Some(replaced_tx);
+        assert!(live.attach_agent("s", first));
+        live.set_grant("s", Some(true));
+        live.set_ticket("s", 1, [7; 32]);
+        let (vtx, mut vrx) = mpsc::channel(64);
+        live.attach_viewer("s", true, technician(1, "Ann"), vtx)
+            .unwrap();
+        drain(&mut vrx);
+        (live, vrx, replaced)
+    }
+
+    #[test]
+    fn a_comeback_within_the_window_keeps_grant_and_viewers_and_uses_the_ticket_up() {
+        let (live, mut viewer, mut replaced) = watched();
+        assert!(live.agent_away("s", 1));
+        assert!(!live.agent_online("s"), "away is not online");
+        let (second, mut agent_rx) = handle(2);
+        let Err(second) = live.come_back(&[8; 32], [9; 32], second, true, registered) else {
+            panic!("an unknown ticket binds nothing");
+        };
+        assert_eq!(
+            live.come_back(&[7; 32], [9; 32], second, true, registered)
+                .unwrap(),
+            Comeback {
+                session: "s".into(),
+                kept: true
+            }
+        );
+        assert!(live.agent_online("s"));
+        assert_eq!(replaced.try_recv(), Ok(()), "the old connection is let go");
+        assert_eq!(
+            std::iter::from_fn(|| agent_rx.try_recv().ok()).collect::<Vec<_>>(),
+            vec![
+                registered("s", true),
+                ToAgent::StartStream,
+                ToAgent::KeyframeRequest
+            ],
+            "told first, then the stream resumes for the viewer kept"
+        );
+        assert!(
+            drain(&mut viewer)
+                .iter()
+                .all(|m| !matches!(m, ToViewer::End(_))),
+            "the viewer stays"
+        );
+        assert!(
+            live.input("s", 0, 1, InputEvent::MouseMove { x: 1, y: 1 })
+                .is_ok()
+        );
+        // Used up: the same ticket does not work twice; its successor does.
+        let (third, _) = handle(3);
+        let Err(third) = live.come_back(&[7; 32], [9; 32], third, true, registered) else {
+            panic!("a ticket works once");
+        };
+        assert!(
+            live.come_back(&[9; 32], [10; 32], third, true, registered)
+                .is_ok()
+        );
+        // The old connection's end changes nothing now.
+        assert!(!live.agent_away("s", 1));
+        assert!(!live.detach_agent("s", 1, EndReason::AgentDisconnected));
+    }
+
+    #[test]
+    fn a_comeback_without_keeping_ends_the_viewers_and_the_grant() {
+        let (live, mut viewer, _replaced) = watched();
+        let (second, _agent_rx) = handle(2);
+        // The gateway had not noticed the loss yet: the ticket replaces the connection.
+        let comeback = live
+            .come_back(&[7; 32], [9; 32], second, false, registered)
+            .unwrap();
+        assert!(!comeback.kept);
+        assert!(
+            drain(&mut viewer).contains(&ToViewer::End(EndReason::AgentDisconnected)),
+            "the viewer is told"
+        );
+        let (vtx, _vrx) = mpsc::channel(64);
+        assert_eq!(
+            live.attach_viewer("s", true, technician(1, "Ann"), vtx)
+                .unwrap_err(),
+            Refusal::ConsentNotGranted,
+            "access must be asked again"
+        );
+    }
+
+    #[test]
+    fn a_pin_registration_ends_an_away_session_only() {
+        let (live, mut viewer, _replaced) = watched();
+        assert!(!live.end_away("s"), "a connected app is not ended");
+        assert!(live.agent_away("s", 1));
+        assert!(live.end_away("s"));
+        assert!(drain(&mut viewer).contains(&ToViewer::End(EndReason::AgentDisconnected)));
+        assert!(!live.agent_online("s"));
+        let (again, _) = handle(2);
+        assert!(live.attach_agent("s", again));
     }
 
     #[tokio::test]

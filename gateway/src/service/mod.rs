@@ -170,6 +170,8 @@ pub struct Desk {
     pub login_limiter: std::sync::Mutex<crate::domain::ratelimit::PinLimiter>,
     /// Tickets and endpoints of the in-browser viewer.
     pub browser: crate::browser::BrowserViewers,
+    /// How long a lost end-user app may come back with its ticket and keep the grant.
+    pub resume_window: std::time::Duration,
 }
 
 impl std::fmt::Debug for Desk {
@@ -244,6 +246,9 @@ impl Desk {
                 LOGIN_LIMITS,
             )),
             browser: crate::browser::BrowserViewers::default(),
+            resume_window: std::time::Duration::from_secs(u64::from(
+                crate::config::DEFAULT_RESUME_WINDOW_SECONDS,
+            )),
         })
     }
 

@@ -304,6 +304,10 @@ impl Desk {
                 ("agent_registered", machine_name.unwrap_or("").to_string())
             }
             SessionAction::AgentLost => ("agent_lost", String::new()),
+            SessionAction::AgentResumed => (
+                "agent_resumed",
+                "came back within the resume window; the end user's answer stands".into(),
+            ),
             SessionAction::ConsentAnswered { decision, .. } => (
                 "consent",
                 match decision {

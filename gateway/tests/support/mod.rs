@@ -143,6 +143,7 @@ impl Gw {
                 connection_id: 1,
                 display,
                 monitors: Vec::new(),
+                replaced: None,
             }
         ));
         self.desk
