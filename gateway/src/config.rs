@@ -146,10 +146,26 @@ mod tests {
         let config: FileConfig = toml::from_str(&text).unwrap();
         assert_eq!(config.listen, Some("0.0.0.0:8443".parse().unwrap()));
         assert_eq!(config.pin_limits.limits().unwrap(), Limits::default());
+        assert_eq!(
+            config.resume_window().unwrap(),
+            std::time::Duration::from_secs(u64::from(DEFAULT_RESUME_WINDOW_SECONDS))
+        );
         assert!(
             toml::from_str::<FileConfig>("lisen = \"x\"").is_err(),
             "typos are refused"
         );
+    }
+
+    #[test]
+    fn the_resume_window_is_checked() {
+        let none: FileConfig = toml::from_str("resume_window_seconds = 0\n").unwrap();
+        assert!(
+            none.resume_window().unwrap().is_zero(),
+            "0: always ask again"
+        );
+        let long: FileConfig = toml::from_str("resume_window_seconds = 301\n").unwrap();
+        let error = long.resume_window().unwrap_err().to_string();
+        assert!(error.contains("at most 300"), "{error}");
     }
 
     #[test]
