@@ -7,6 +7,9 @@
 //!   capturing, so what it encodes is the newest screen once the sender is ready for it.
 //! - An unchanged screen is not converted or encoded, except to answer a keyframe request,
 //!   which re-encodes the last picture as an IDR. The first frame is always a keyframe.
+//! - At most one keyframe per [`KEYFRAME_SPACING`]: requests in between (a viewer that keeps
+//!   falling behind, several joining at once) are answered together at the end of it, so
+//!   no viewer can make everyone pay for a stream of IDRs.
 //! - At most `max_fps` screen polls per second; it stops within one poll of [`Controls::stop`]
 //!   or as soon as the frame channel closes.
 
@@ -96,6 +99,9 @@ impl Controls {
 /// How often a capture loop sleeping on an unchanged screen wakes to look at its controls.
 const QUIET_WAKE: Duration = Duration::from_millis(50);
 
+/// Shortest time between two keyframes (an IDR of a 1080p desktop is about half a megabyte).
+pub const KEYFRAME_SPACING: Duration = Duration::from_millis(500);
+
 /// Runs the capture loop on the calling thread until stopped. `seq` numbers frames across
 /// streaming periods; `runtime` is only used to wait for the frame channel's slot.
 pub fn run(
@@ -169,6 +175,7 @@ impl Pipeline {
     ) -> Result<(), StreamError> {
         let mut next_poll = Instant::now();
         let mut first = true;
+        let mut last_keyframe: Option<Instant> = None;
         'frames: loop {
             // Wait until the sender took the previous frame, then encode the newest screen.
             let Ok(permit) = runtime.block_on(frames.reserve()) else {
@@ -184,12 +191,13 @@ impl Pipeline {
                 }
                 // Sleep while nothing is drawn (screens that report drawing), waking now
                 // and then for a stop or a keyframe request.
-                let due = first || controls.keyframe_pending();
+                let key_allowed = last_keyframe.is_none_or(|at| at.elapsed() >= KEYFRAME_SPACING);
+                let due = first || (key_allowed && controls.keyframe_pending());
                 if !due && !self.source.wait_for_change(Instant::now() + QUIET_WAKE) {
                     continue;
                 }
                 next_poll = Instant::now() + self.interval;
-                let keyframe = controls.take_keyframe() || first;
+                let keyframe = first || (key_allowed && controls.take_keyframe());
                 let Some(poll) = self.poll()? else {
                     continue;
                 };
@@ -202,6 +210,9 @@ impl Pipeline {
                 let encoded = self.encoder.encode(&self.picture, keyframe)?;
                 timings.encode = started.elapsed();
                 first = false;
+                if encoded.keyframe {
+                    last_keyframe = Some(started);
+                }
                 let header = FrameHeader {
                     seq: seq.fetch_add(1, Ordering::Relaxed),
                     keyframe: encoded.keyframe,

@@ -118,6 +118,37 @@ fn a_keyframe_request_re_encodes_the_unchanged_screen() {
 }
 
 #[test]
+fn keyframe_requests_are_answered_at_most_once_per_spacing() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start(&platform);
+    let first = running.next().unwrap();
+    assert!(first.header.keyframe);
+    let started = Instant::now();
+    // A burst of requests while the screen changes: the changes go out as P-frames,
+    // and the requests get one keyframe, no sooner than the spacing after the first.
+    let mut keyframes = Vec::new();
+    for shade in 0..40_u8 {
+        running.controls.request_keyframe();
+        platform.paint(0, 0, 8, shade.wrapping_mul(6));
+        let frame = running.next().unwrap();
+        if frame.header.keyframe {
+            keyframes.push(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!keyframes.is_empty(), "the requests were answered");
+    let mut previous = Duration::ZERO;
+    for at in &keyframes {
+        assert!(
+            *at + Duration::from_millis(50) >= previous + KEYFRAME_SPACING,
+            "keyframes at {keyframes:?}"
+        );
+        previous = *at;
+    }
+    running.stop();
+}
+
+#[test]
 fn the_thread_waits_for_the_sender_and_then_encodes_the_newest_screen() {
     let platform = FakePlatform::new(64, 64);
     let mut running = start(&platform);
