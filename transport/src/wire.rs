@@ -344,6 +344,14 @@ pub enum ToViewer {
         /// The shared picture; `index` is the shared monitor's index.
         display: DisplayInfo,
     },
+    /// The end user's app lost its connection; the session waits for it to come back,
+    /// with the end user's grant, for up to `window_secs`.
+    AgentAway {
+        /// How long the session waits, in seconds.
+        window_secs: u32,
+    },
+    /// The end user's app is back and the picture resumes.
+    AgentBack,
 }
 
 /// One technician on a live session, as the other technicians see them.

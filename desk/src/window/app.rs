@@ -180,6 +180,8 @@ impl ApplicationHandler<ToWindow> for App {
             ToWindow::ControlRefused => self.viewer.control_refused(),
             ToWindow::Participants(list) => self.viewer.participants(list),
             ToWindow::Screen { monitors, display } => self.viewer.screen(monitors, display),
+            ToWindow::AgentAway(window_secs) => self.viewer.agent_away(Some(window_secs)),
+            ToWindow::AgentBack => self.viewer.agent_away(None),
             ToWindow::Ended(end) => self.viewer.ended(&end, Instant::now()),
         };
         self.apply(event_loop, effects);

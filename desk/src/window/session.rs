@@ -35,6 +35,10 @@ pub enum ToWindow {
         /// The shared picture.
         display: DisplayInfo,
     },
+    /// The end user's app lost its connection; the session waits this many seconds for it.
+    AgentAway(u32),
+    /// The end user's app is back.
+    AgentBack,
     /// The session is over for this viewer.
     Ended(SessionEnd),
 }
@@ -182,6 +186,10 @@ where
                     Some(Ok(ToViewer::Screen { monitors, display })) => {
                         notify.notify(ToWindow::Screen { monitors, display });
                     }
+                    Some(Ok(ToViewer::AgentAway { window_secs })) => {
+                        notify.notify(ToWindow::AgentAway(window_secs));
+                    }
+                    Some(Ok(ToViewer::AgentBack)) => notify.notify(ToWindow::AgentBack),
                     Some(Ok(other)) => tracing::debug!(?other, "ignoring control message"),
                     Some(Err(e)) => return lost(&e),
                     None => return lost(&"the gateway closed the control stream"),

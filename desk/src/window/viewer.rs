@@ -62,6 +62,8 @@ pub struct Viewer {
     viewport: Viewport,
     translator: Translator,
     control_refused: bool,
+    /// The end user's app lost its connection; the session waits this many seconds.
+    away: Option<u32>,
     overlay: bool,
     fullscreen: bool,
     frame: Option<DecodedFrame>,
@@ -81,6 +83,7 @@ impl Viewer {
             viewport: Viewport::new(Size::new(display.width, display.height), window),
             translator: Translator::new(control),
             control_refused: false,
+            away: None,
             overlay: false,
             fullscreen,
             frame: None,
@@ -145,6 +148,13 @@ impl Viewer {
     pub fn control_refused(&mut self) -> Vec<Effect> {
         self.control_refused = true;
         self.translator.revoke_control();
+        vec![Effect::Redraw]
+    }
+
+    /// The end user's app lost its connection and the session waits `Some(seconds)` for
+    /// it, or it is back (`None`).
+    pub fn agent_away(&mut self, away: Option<u32>) -> Vec<Effect> {
+        self.away = away;
         vec![Effect::Redraw]
     }
 
@@ -252,10 +262,14 @@ impl Viewer {
             self.refresh_at.get_or_insert(now + OVERLAY_REFRESH);
             self.overlay_lines(now)
         });
-        let banner = match (&self.ended, &self.frame) {
-            (Some(end), _) => Some(format!("{end}\nThis window closes by itself.")),
-            (None, None) => Some("Waiting for the end user's screen…".to_string()),
-            (None, Some(_)) => None,
+        let banner = match (&self.ended, &self.frame, self.away) {
+            (Some(end), _, _) => Some(format!("{end}\nThis window closes by itself.")),
+            (None, _, Some(seconds)) => Some(format!(
+                "The end user's connection dropped.\nWaiting up to {seconds} s for their app \
+                 to come back; access stays as granted."
+            )),
+            (None, None, None) => Some("Waiting for the end user's screen…".to_string()),
+            (None, Some(_), None) => None,
         };
         let badge = match self.other_controller() {
             _ if self.ended.is_some() => None,

@@ -110,6 +110,22 @@ fn view_only_shows_a_badge_and_sends_nothing() {
 }
 
 #[test]
+fn the_end_users_connection_dropping_shows_until_their_app_is_back() {
+    let now = Instant::now();
+    let mut v = viewer(true);
+    v.frame(shown(1280, 720, now));
+    assert!(v.scene(now).banner.is_none());
+    assert_eq!(v.agent_away(Some(60)), [Effect::Redraw]);
+    let scene = v.scene(now);
+    let banner = scene.banner.unwrap();
+    assert!(banner.contains("connection dropped"), "{banner}");
+    assert!(banner.contains("60 s"), "{banner}");
+    assert!(scene.frame.is_some(), "the last picture stays under it");
+    v.agent_away(None);
+    assert!(v.scene(now).banner.is_none());
+}
+
+#[test]
 fn frames_replace_the_waiting_banner_and_feed_the_overlay() {
     let now = Instant::now();
     let mut v = viewer(true);

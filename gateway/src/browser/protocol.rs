@@ -148,6 +148,15 @@ pub enum ToBrowser {
         /// The shared picture.
         display: DisplayInfo,
     },
+    /// The end user's app lost its connection; the session waits for it.
+    AgentAway {
+        /// How long it waits, in seconds.
+        window_secs: u32,
+        /// What to tell the technician.
+        message: String,
+    },
+    /// The end user's app is back.
+    AgentBack,
     /// Answer to [`FromBrowser::Ping`], with the gateway's clock.
     Pong {
         /// From the ping.
@@ -160,6 +169,14 @@ pub enum ToBrowser {
         /// What to tell the technician.
         message: String,
     },
+}
+
+/// What a technician is told while the end user's app is away.
+pub fn away_message(window_secs: u32) -> String {
+    format!(
+        "The end user's connection dropped — waiting up to {window_secs} s for their app to \
+         come back; access stays as granted"
+    )
 }
 
 impl ToBrowser {
@@ -186,6 +203,11 @@ impl ToBrowser {
             },
             ToViewer::Participants(list) => ToBrowser::Participants { list },
             ToViewer::Screen { monitors, display } => ToBrowser::Screen { monitors, display },
+            ToViewer::AgentAway { window_secs } => ToBrowser::AgentAway {
+                window_secs,
+                message: away_message(window_secs),
+            },
+            ToViewer::AgentBack => ToBrowser::AgentBack,
         })
     }
 
@@ -379,5 +401,20 @@ mod tests {
             ended.to_json(),
             r#"{"type":"ended","reason":"StoppedByUser","message":"the end user stopped the session"}"#
         );
+    }
+
+    #[test]
+    fn the_page_hears_when_the_app_is_away_and_back() {
+        let away = ToBrowser::from_viewer(ToViewer::AgentAway { window_secs: 60 }).unwrap();
+        assert_eq!(
+            away.to_json(),
+            format!(
+                r#"{{"type":"agent_away","window_secs":60,"message":"{}"}}"#,
+                away_message(60)
+            )
+        );
+        assert!(away_message(60).contains("up to 60 s"));
+        let back = ToBrowser::from_viewer(ToViewer::AgentBack).unwrap();
+        assert_eq!(back.to_json(), r#"{"type":"agent_back"}"#);
     }
 }

@@ -120,7 +120,7 @@ pub(super) async fn serve(
     }
     // Lost without a stop: the session waits for the app to come back with its ticket,
     // keeping the grant and the viewers for the resume window.
-    if !desk.live.agent_away(&id, connection_id) {
+    if !desk.live.agent_away(&id, connection_id, desk.resume_window) {
         return Ok(());
     }
     tracing::info!(session = %id, "end-user app disconnected; waiting for it to come back");

@@ -189,12 +189,18 @@ impl Live {
         }
     }
 
-    /// The app bound by `connection_id` lost its connection: the session waits for it.
-    /// Returns whether it was the bound one.
-    pub fn agent_away(&self, id: &str, connection_id: usize) -> bool {
+    /// The app bound by `connection_id` lost its connection: the session waits for it
+    /// for `window`, and the viewers are told. Returns whether it was the bound one.
+    pub fn agent_away(&self, id: &str, connection_id: usize, window: std::time::Duration) -> bool {
         match self.lock().get_mut(id) {
             Some(s) if s.agent.connection_id == connection_id => {
                 s.away = true;
+                let window_secs = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
+                if window_secs > 0 {
+                    for v in s.viewers.values() {
+                        let _ = v.tx.try_send(ToViewer::AgentAway { window_secs });
+                    }
+                }
                 true
             }
             _ => false,
@@ -245,6 +251,9 @@ impl Live {
         let kept = keep_consent && session.grant.is_some();
         let _ = session.agent.tx.try_send(registered(id, kept));
         if kept {
+            for v in session.viewers.values() {
+                let _ = v.tx.try_send(ToViewer::AgentBack);
+            }
             if session.viewers.values().any(|v| v.watch) {
                 let _ = session.agent.tx.try_send(ToAgent::StartStream);
                 let _ = session.agent.tx.try_send(ToAgent::KeyframeRequest);
@@ -633,7 +642,7 @@ mod tests {
     #[test]
     fn a_comeback_within_the_window_keeps_grant_and_viewers_and_uses_the_ticket_up() {
         let (live, mut viewer, mut replaced) = watched();
-        assert!(live.agent_away("s", 1));
+        assert!(live.agent_away("s", 1, std::time::Duration::from_secs(60)));
         assert!(!live.agent_online("s"), "away is not online");
         let (second, mut agent_rx) = handle(2);
         let Err(second) = live.come_back(&[8; 32], [9; 32], second, true, registered) else {
@@ -658,11 +667,18 @@ mod tests {
             ],
             "told first, then the stream resumes for the viewer kept"
         );
+        let told = drain(&mut viewer);
         assert!(
-            drain(&mut viewer)
-                .iter()
-                .all(|m| !matches!(m, ToViewer::End(_))),
-            "the viewer stays"
+            told.iter().all(|m| !matches!(m, ToViewer::End(_))),
+            "the viewer stays: {told:?}"
+        );
+        let away = told
+            .iter()
+            .position(|m| *m == ToViewer::AgentAway { window_secs: 60 });
+        let back = told.iter().position(|m| *m == ToViewer::AgentBack);
+        assert!(
+            matches!((away, back), (Some(a), Some(b)) if a < b),
+            "told the app is away, then back: {told:?}"
         );
         assert!(
             live.input("s", 0, 1, InputEvent::MouseMove { x: 1, y: 1 })
@@ -678,7 +694,7 @@ mod tests {
                 .is_ok()
         );
         // The old connection's end changes nothing now.
-        assert!(!live.agent_away("s", 1));
+        assert!(!live.agent_away("s", 1, std::time::Duration::from_secs(60)));
         assert!(!live.detach_agent("s", 1, EndReason::AgentDisconnected));
     }
 
@@ -708,7 +724,7 @@ mod tests {
     fn a_pin_registration_ends_an_away_session_only() {
         let (live, mut viewer, _replaced) = watched();
         assert!(!live.end_away("s"), "a connected app is not ended");
-        assert!(live.agent_away("s", 1));
+        assert!(live.agent_away("s", 1, std::time::Duration::from_secs(60)));
         assert!(live.end_away("s"));
         assert!(drain(&mut viewer).contains(&ToViewer::End(EndReason::AgentDisconnected)));
         assert!(!live.agent_online("s"));

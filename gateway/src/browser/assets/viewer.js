@@ -34,6 +34,7 @@
     participants: [],
     fit: true,
     ended: null,
+    away: false,
     lastInputResult: null,
     stats: {
       framesReceived: 0,
@@ -562,6 +563,14 @@
           state.display = message.display;
           renderMonitors();
           break;
+        case 'agent_away':
+          state.away = true;
+          show(message.message);
+          break;
+        case 'agent_back':
+          state.away = false;
+          show('');
+          break;
         case 'participants':
           state.participants = message.list;
           renderParticipants();
@@ -570,7 +579,7 @@
           state.lastInputResult = message.outcome;
           if (message.outcome === 'NotController') show('Another technician has the mouse and keyboard — Take control (F9) to use them.');
           else if (message.outcome === 'NoControl') show('The end user allowed viewing only.');
-          setTimeout(() => show(''), 4000);
+          setTimeout(() => { if (!state.away) show(''); }, 4000);
           break;
         case 'ended':
           end(`Session ended: ${message.message}`, message.reason);
