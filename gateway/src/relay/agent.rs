@@ -104,7 +104,9 @@ pub(super) async fn serve(
 
     let stopped = tokio::select! {
         stopped = control_loop(&desk, &id, &mut recv, &origin) => stopped,
-        _ = replaced => {
+        // A dropped sender (the session ended) is no replacement: the branch then waits no
+        // more, and the end reaches the app through the control stream.
+        Ok(()) = replaced => {
             // The app came back on another connection; this one is stale.
             connection.close(close_code::NORMAL.into(), b"replaced");
             return Ok(());
