@@ -233,7 +233,17 @@ fn an_outage_within_the_resume_window_keeps_access_and_the_viewer() {
     std::thread::sleep(Duration::from_secs(6));
     let cut_at = std::time::Instant::now();
     session.forwarder.set_cut(true);
-    std::thread::sleep(OUTAGE);
+    // Once the gateway notices, the technician sees that the app is away.
+    let away = session
+        .desk
+        .wait_within(&session.id, "reconnecting", OUTAGE, |s| {
+            s["reconnecting"] == true
+        });
+    eprintln!(
+        "{:.1?} after the cut the session shows: {away}",
+        cut_at.elapsed()
+    );
+    std::thread::sleep(OUTAGE.saturating_sub(cut_at.elapsed()));
     session.forwarder.set_cut(false);
     let back = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         session
@@ -276,6 +286,7 @@ fn an_outage_within_the_resume_window_keeps_access_and_the_viewer() {
         .json(&["session", "show", &session.id, "--json"]);
     assert_eq!(show["status"], "active", "{show}");
     assert_eq!(show["remote"]["state"], "granted", "{show}");
+    assert!(show.get("reconnecting").is_none(), "{show}");
 }
 
 #[test]

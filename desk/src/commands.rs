@@ -343,6 +343,7 @@ mod tests {
             private: false,
             machine_name: None,
             agent_online: true,
+            reconnecting: false,
             remote,
             created_at: 0,
             expires_at: None,

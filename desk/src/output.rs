@@ -111,7 +111,9 @@ pub fn session_details(session: &SessionView) -> String {
         ("Machine", or_dash(&session.machine_name)),
         (
             "App",
-            if session.agent_online {
+            if session.reconnecting {
+                "connection lost, the session waits for it to come back".to_string()
+            } else if session.agent_online {
                 "connected".to_string()
             } else {
                 "not connected".to_string()
@@ -170,6 +172,7 @@ mod tests {
             private: false,
             machine_name: machine.map(Into::into),
             agent_online: false,
+            reconnecting: false,
             remote: RemoteState::NotRequested,
             created_at: 1_700_000_000,
             expires_at: None,

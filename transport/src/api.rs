@@ -106,6 +106,10 @@ pub struct SessionView {
     pub machine_name: Option<String>,
     /// Whether the end user's app is connected now.
     pub agent_online: bool,
+    /// The end user's app lost its connection and the session waits for it to come back
+    /// with the end user's grant (the gateway's resume window); absent in older answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconnecting: bool,
     /// Permission state.
     pub remote: RemoteState,
     /// Creation time, seconds since the Unix epoch.

@@ -229,6 +229,7 @@ fn route(
                 private: false,
                 machine_name: Some("pc-01".into()),
                 agent_online: true,
+                reconnecting: false,
                 remote: RemoteState::NotRequested,
                 created_at: 1_700_000_000,
                 expires_at: None,

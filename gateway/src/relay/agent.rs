@@ -126,6 +126,7 @@ pub(super) async fn serve(
         return Ok(());
     }
     tracing::info!(session = %id, "end-user app disconnected; waiting for it to come back");
+    desk.announce_live(&id, "agent_away");
     tokio::time::sleep(desk.resume_window).await;
     if desk
         .live

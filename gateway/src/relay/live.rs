@@ -154,6 +154,11 @@ impl Live {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whether the session's app lost its connection and the session waits for it.
+    pub fn is_away(&self, id: &str) -> bool {
+        self.lock().get(id).is_some_and(|s| s.away)
+    }
+
     /// Whether the session's app is connected (or the gateway has not noticed its loss).
     pub fn agent_online(&self, id: &str) -> bool {
         self.lock().get(id).is_some_and(|s| !s.away)

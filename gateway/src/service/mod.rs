@@ -339,6 +339,14 @@ impl Desk {
         Ok(self.entitlement()?.check_sos(self.clock.now(), seats)?)
     }
 
+    /// Tells the consoles that the session's app went away or came back (no audit event:
+    /// the window's outcome is recorded).
+    pub fn announce_live(&self, id: &str, action: &str) {
+        if let Ok(row) = self.load(id) {
+            self.announce(&row.session, action);
+        }
+    }
+
     fn announce(&self, s: &Session, action: &str) {
         let _ = self.events.send(SessionEvent {
             id: s.id.clone(),
@@ -442,6 +450,7 @@ impl Desk {
             private: s.channel.private_owner.is_some(),
             machine_name: row.machine_name.clone(),
             agent_online: s.agent_online,
+            reconnecting: self.live.is_away(&s.id),
             remote: s.remote,
             created_at: s.created_at,
             expires_at: (!s.status.is_final()).then_some(s.expires_at),

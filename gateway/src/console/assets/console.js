@@ -139,6 +139,7 @@ function render(sessions) {
     const badge = el("span", STATUS[s.status] || s.status, { class: `badge ${s.status}` });
     const status = el("td");
     status.append(badge);
+    if (s.reconnecting) status.append(el("span", " reconnecting…", { class: "muted" }));
     row.append(
       status,
       el("td", s.machine_name || "not connected yet"),
@@ -188,7 +189,7 @@ function fillPanel(s) {
     `Session ${s.machine_name ? `with ${s.machine_name}` : s.id}`;
   const facts = document.getElementById("session-facts");
   const pairs = [
-    ["Status", STATUS[s.status] || s.status, "session-status"],
+    ["Status", (STATUS[s.status] || s.status) + (s.reconnecting ? " — the end user's app lost its connection; waiting for it to come back" : ""), "session-status"],
     ["Permission", permission(s.remote), "session-permission"],
     ["End user's machine", s.machine_name || "not connected yet"],
     ["Assignee", s.assignee || "— (in queue)"],
