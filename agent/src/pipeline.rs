@@ -7,8 +7,9 @@
 //!   capturing, so what it encodes is the newest screen once the sender is ready for it.
 //! - An unchanged screen is not converted or encoded, except to answer a keyframe request,
 //!   which re-encodes the last picture as an IDR. The first frame is always a keyframe.
-//! - At most `max_fps` screen polls per second; it stops within one poll of [`Controls::stop`]
-//!   or as soon as the frame channel closes.
+//! - At most `max_fps` screen polls per second (fewer while the sender paces it with
+//!   [`Controls::pace`]); it stops within one poll of [`Controls::stop`] or as soon as the
+//!   frame channel closes.
 
 use crate::platform::{CaptureError, Captured, Platform};
 use crate::stats::{FrameTimings, Stats};
@@ -70,6 +71,9 @@ pub enum StreamError {
 pub struct Controls {
     keyframe: AtomicBool,
     stop: AtomicBool,
+    /// Least time between screen polls set by the sender's rate control, in microseconds
+    /// (0: none, the configured rate applies).
+    paced_micros: AtomicU64,
 }
 
 impl Controls {
@@ -84,6 +88,22 @@ impl Controls {
     /// Whether the thread was asked to end.
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+    /// Polls the screen at most `fps` times a second (never faster than configured).
+    pub fn pace(&self, fps: f32) {
+        let micros = if fps.is_finite() && fps > 0.0 {
+            // Whole microseconds are precise enough; the float-to-int cast saturates.
+            (1_000_000.0 / f64::from(fps)) as u64
+        } else {
+            0
+        };
+        self.paced_micros.store(micros, Ordering::Relaxed);
+    }
+    /// The time between polls: `configured`, or longer when the sender paces the thread.
+    pub fn interval(&self, configured: Duration) -> Duration {
+        configured.max(Duration::from_micros(
+            self.paced_micros.load(Ordering::Relaxed),
+        ))
     }
     fn take_keyframe(&self) -> bool {
         self.keyframe.swap(false, Ordering::Relaxed)
@@ -188,7 +208,7 @@ impl Pipeline {
                 if !due && !self.source.wait_for_change(Instant::now() + QUIET_WAKE) {
                     continue;
                 }
-                next_poll = Instant::now() + self.interval;
+                next_poll = Instant::now() + controls.interval(self.interval);
                 let keyframe = controls.take_keyframe() || first;
                 let Some(poll) = self.poll()? else {
                     continue;
