@@ -11,6 +11,7 @@ use clap::{Parser, ValueEnum};
 use sos_agent::pipeline::PipelineConfig;
 use sos_agent::platform::x11::X11Platform;
 use sos_agent::preset::PresetError;
+use sos_agent::rate::RateControl;
 use sos_agent::shield::Shield;
 use sos_agent::ui::{self, Ended, Launch, paint::Look};
 use sos_agent::{
@@ -82,6 +83,11 @@ struct Args {
     #[arg(long, hide = true, default_value_t = 30.0)]
     max_fps: f32,
 
+    /// Whether the frame rate follows the link's delay (`fixed`: always --max-fps, to
+    /// compare).
+    #[arg(long, hide = true, value_enum, default_value_t = RateMode::Delay)]
+    rate_control: RateMode,
+
     /// Seconds a technician's key or mouse button may stay down before it is released.
     #[arg(long, hide = true, default_value_t = sos_agent::injector::HELD_LIMIT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -91,6 +97,15 @@ struct Args {
     /// (0: end at once).
     #[arg(long, hide = true, default_value_t = 600)]
     reconnect_secs: u64,
+}
+
+/// How the frame rate is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RateMode {
+    /// Fewer frames while they queue on a slow link, more again when it clears.
+    Delay,
+    /// Always the most frames per second.
+    Fixed,
 }
 
 /// Ways to ask the end user.
@@ -183,6 +198,10 @@ fn main() -> anyhow::Result<ExitCode> {
         let machine_name = args.name.clone().unwrap_or_else(machine::machine_name);
         let shield = shield.clone();
         let (consent_timeout, max_fps) = (args.consent_timeout_secs, args.max_fps);
+        let rate_control = match args.rate_control {
+            RateMode::Delay => RateControl::FollowDelay,
+            RateMode::Fixed => RateControl::Fixed,
+        };
         let (held, reconnect) = (args.held_key_limit_secs, args.reconnect_secs);
         move |gateway: String, pin: Pin| AgentConfig {
             gateway,
@@ -198,6 +217,7 @@ fn main() -> anyhow::Result<ExitCode> {
                 max_fps,
                 ..PipelineConfig::default()
             },
+            rate_control,
             held_key_limit: Duration::from_secs(held),
             reconnect_for: Duration::from_secs(reconnect),
             shield: shield.clone(),

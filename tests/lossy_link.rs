@@ -8,6 +8,9 @@
 //! report.
 //! `SOS_LOSSY_SECONDS` sets how long the 30 % loss run watches (60 s by default;
 //! `cargo xtask soak --minutes 10` runs it for ten minutes in release mode).
+//! The slow-uplink test squeezes the app's datagrams through 2 Mbit/s instead, with a
+//! busier picture; `SOS_RATE_CONTROL=fixed` runs it without the frame-rate adaptation, to
+//! compare (it then fails).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed step fails the test
 
@@ -44,11 +47,18 @@ struct Impaired {
 
 impl Impaired {
     fn start(width: u32, height: u32, link: Link) -> Self {
-        Self::start_configured(width, height, link, None)
+        Self::start_with(width, height, link, &[], None)
     }
 
-    /// [`Impaired::start`] with a gateway reading `gateway_toml` when given.
-    fn start_configured(width: u32, height: u32, link: Link, gateway_toml: Option<&str>) -> Self {
+    /// [`Impaired::start`] with `agent_args` added to the app's command line, and a
+    /// gateway reading `gateway_toml` when given.
+    fn start_with(
+        width: u32,
+        height: u32,
+        link: Link,
+        agent_args: &[&str],
+        gateway_toml: Option<&str>,
+    ) -> Self {
         let xvfb = Xvfb::start(width, height);
         let x = XClient::start(&xvfb.display);
         let work = tempfile::tempdir().unwrap();
@@ -59,8 +69,8 @@ impl Impaired {
         let desk = Desk::login(&gateway, work.path());
         let upstream: SocketAddr = gateway.quic.parse().unwrap();
         let forwarder = Forwarder::impaired(upstream, link).unwrap();
-        let (id, agent) =
-            desk.granted_session_via(&gateway, &forwarder.address().to_string(), &xvfb.display);
+        let quic = forwarder.address().to_string();
+        let (id, agent) = desk.granted_session_with(&gateway, &quic, &xvfb.display, agent_args);
         Self {
             work,
             desk,
@@ -293,7 +303,7 @@ fn an_outage_within_the_resume_window_keeps_access_and_the_viewer() {
 fn an_outage_past_the_resume_window_asks_the_end_user_again() {
     // A short window, so that the test does not wait a minute.
     let toml = "resume_window_seconds = 3\n";
-    let session = Impaired::start_configured(1280, 720, Link::default(), Some(toml));
+    let session = Impaired::start_with(1280, 720, Link::default(), &[], Some(toml));
     std::thread::sleep(Duration::from_secs(2));
     session.forwarder.set_cut(true);
     // Both sides notice the loss after 20 s; their 3 s windows are over well before the
@@ -322,4 +332,43 @@ fn an_outage_past_the_resume_window_asks_the_end_user_again() {
     session.agent.expect_line("[y/N]", Duration::from_secs(10));
     let transcript = session.agent.transcript();
     assert_eq!(transcript.matches("[y/N]").count(), 2, "{transcript}");
+}
+
+#[test]
+fn a_two_megabit_uplink_keeps_the_picture_fresh_by_lowering_the_frame_rate() {
+    // A home uplink of 2 Mbit/s with a bloated router buffer (a second of it), and a
+    // quarter of the screen changing like a video: the stream wants about 5 Mbit/s at
+    // 30 fps, so frames can only queue or come less often.
+    let link = Link::symmetric(
+        Impairment::rate_limited(2_000_000, Duration::from_secs(1)),
+        SEED,
+    );
+    // SOS_RATE_CONTROL=fixed runs the same without adaptation, to compare (and fail).
+    let mode = std::env::var("SOS_RATE_CONTROL").unwrap_or_else(|_| "delay".into());
+    let session = Impaired::start_with(1280, 720, link, &["--rate-control", &mode], None);
+    let stats_path = session.work.path().join("stats.json");
+    let _busy = session.x.animate_blocks(MOVING.0, MOVING.1, 16);
+    // Long enough that the first second or two, before the rate settles, weigh little.
+    let seconds = 45;
+    let mut view = session.watch(seconds, 5 * seconds, &stats_path);
+    let code = view.wait_exit(Duration::from_secs(seconds + 60));
+    let stats = finish(&mut view, code, &stats_path);
+    let megabits = session.forwarder.to_upstream() as f64 * 8.0 / seconds as f64 / 1e6;
+    eprintln!(
+        "2 Mbit/s uplink ({mode}), {seconds} s at 1280x720, a quarter like a video: {stats}\n\
+         {megabits:.2} Mbit/s went up the link"
+    );
+    // A frame alone takes about 90 ms on this link. Without adaptation the four frames in
+    // flight wait behind each other and the picture is half a second old (p95 ~480 ms
+    // here); following the delay keeps it near one frame's time (p95 ~200 ms here). The
+    // bound leaves room for a busy machine and still fails without adaptation.
+    let p95 = figure(&stats, "latency_p95_ms");
+    assert!(
+        p95 < 350.0,
+        "the picture lagged {p95:.0} ms (p95) behind the screen"
+    );
+    // Fewer frames, but still a moving picture: the link carries about 11 a second.
+    let fps = figure(&stats, "fps");
+    assert!(fps >= 5.0, "{fps:.1} fps over a 2 Mbit/s uplink");
+    session.assert_never_reconnected();
 }

@@ -28,6 +28,7 @@ pub mod notice;
 pub mod pipeline;
 pub mod platform;
 pub mod preset;
+pub mod rate;
 pub mod session;
 pub mod shell;
 pub mod shield;

@@ -10,8 +10,9 @@
 //! - At most one keyframe per [`KEYFRAME_SPACING`]: requests in between (a viewer that keeps
 //!   falling behind, several joining at once) are answered together at the end of it, so
 //!   no viewer can make everyone pay for a stream of IDRs.
-//! - At most `max_fps` screen polls per second; it stops within one poll of [`Controls::stop`]
-//!   or as soon as the frame channel closes.
+//! - At most `max_fps` screen polls per second (fewer while the sender paces it with
+//!   [`Controls::pace`]); it stops within one poll of [`Controls::stop`] or as soon as the
+//!   frame channel closes.
 
 use crate::platform::{CaptureError, Captured, Platform};
 use crate::stats::{FrameTimings, Stats};
@@ -73,6 +74,9 @@ pub enum StreamError {
 pub struct Controls {
     keyframe: AtomicBool,
     stop: AtomicBool,
+    /// Least time between screen polls set by the sender's rate control, in microseconds
+    /// (0: none, the configured rate applies).
+    paced_micros: AtomicU64,
 }
 
 impl Controls {
@@ -87,6 +91,22 @@ impl Controls {
     /// Whether the thread was asked to end.
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+    /// Polls the screen at most `fps` times a second (never faster than configured).
+    pub fn pace(&self, fps: f32) {
+        let micros = if fps.is_finite() && fps > 0.0 {
+            // Whole microseconds are precise enough; the float-to-int cast saturates.
+            (1_000_000.0 / f64::from(fps)) as u64
+        } else {
+            0
+        };
+        self.paced_micros.store(micros, Ordering::Relaxed);
+    }
+    /// The time between polls: `configured`, or longer when the sender paces the thread.
+    pub fn interval(&self, configured: Duration) -> Duration {
+        configured.max(Duration::from_micros(
+            self.paced_micros.load(Ordering::Relaxed),
+        ))
     }
     fn take_keyframe(&self) -> bool {
         self.keyframe.swap(false, Ordering::Relaxed)
@@ -196,7 +216,7 @@ impl Pipeline {
                 if !due && !self.source.wait_for_change(Instant::now() + QUIET_WAKE) {
                     continue;
                 }
-                next_poll = Instant::now() + self.interval;
+                next_poll = Instant::now() + controls.interval(self.interval);
                 let keyframe = first || (key_allowed && controls.take_keyframe());
                 let Some(poll) = self.poll()? else {
                     continue;

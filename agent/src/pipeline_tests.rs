@@ -189,3 +189,31 @@ fn stops_when_the_channel_closes_even_while_waiting_for_the_slot() {
     let stats = running.stop();
     assert!(stats.report(Instant::now()).screen_polls >= 1);
 }
+
+#[test]
+fn a_paced_thread_polls_the_screen_no_faster_than_its_pace() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start(&platform);
+    running.next().unwrap();
+    running.controls.pace(10.0);
+    let mut captured = Vec::new();
+    for shade in 0..6_u8 {
+        platform.paint(0, 0, 8, 40 * shade);
+        captured.push(running.next().unwrap().header.capture_micros);
+    }
+    // The first may still follow the unpaced interval; from then on 100 ms at least.
+    for pair in captured[1..].windows(2) {
+        assert!(pair[1] - pair[0] >= 95_000, "{captured:?}");
+    }
+    // Pacing never makes the thread faster than configured.
+    assert_eq!(
+        running.controls.interval(Duration::from_millis(200)),
+        Duration::from_millis(200)
+    );
+    running.controls.pace(f32::NAN);
+    assert_eq!(
+        running.controls.interval(Duration::from_millis(5)),
+        Duration::from_millis(5)
+    );
+    running.stop();
+}

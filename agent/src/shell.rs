@@ -13,6 +13,7 @@ use crate::join::{self, JoinError, Joined, Registration};
 use crate::notice::{Console, Notice};
 use crate::pipeline::{PipelineConfig, StreamError};
 use crate::platform::Platform;
+use crate::rate::RateControl;
 use crate::session::{Finish, Handled, InputVerdict, Output, Session, SessionConfig};
 use crate::shield::Shield;
 use crate::stats::Stats;
@@ -51,6 +52,8 @@ pub struct AgentConfig {
     pub session: SessionConfig,
     /// Capture and encoding settings.
     pub pipeline: PipelineConfig,
+    /// Whether the frame rate follows the link's delay.
+    pub rate_control: RateControl,
     /// How long to keep trying to reconnect after the connection is lost or the gateway
     /// restarts (zero: end at once).
     pub reconnect_for: Duration,
@@ -244,6 +247,7 @@ async fn serve(
         send,
         platform,
         pipeline: config.pipeline,
+        rate_control: config.rate_control,
         layout,
         display,
         injector,
@@ -377,6 +381,7 @@ struct Shell {
     send: quinn::SendStream,
     platform: Arc<dyn Platform>,
     pipeline: PipelineConfig,
+    rate_control: RateControl,
     /// The monitors and the shared area, as input is mapped.
     layout: Layout,
     /// The picture shared now, as the technicians are told.
@@ -557,6 +562,7 @@ impl Shell {
             self.connection.clone(),
             self.platform.clone(),
             self.pipeline,
+            self.rate_control,
             self.seq.clone(),
             self.failures_tx.clone(),
         ) {

@@ -92,6 +92,7 @@ impl Agent {
                 target_bitrate_bps: None,
                 monitor: None,
             },
+            rate_control: crate::rate::RateControl::default(),
             held_key_limit: crate::injector::HELD_LIMIT,
             shield: crate::shield::Shield::default(),
             reconnect_for: Duration::ZERO,

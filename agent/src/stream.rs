@@ -9,10 +9,15 @@
 //!   queue of stale frames, while a long round trip does not cap it at one frame per RTT.
 //! - After [`Streamer::stop`], no further frame is started and a frame being written is
 //!   reset rather than delivered truncated.
+//! - With [`RateControl::FollowDelay`], each acknowledged frame's delay feeds a
+//!   [`RateController`], whose frame rate paces the capture thread: frames stop queueing on
+//!   a link slower than the stream, instead of the in-flight frames waiting behind each
+//!   other.
 
 use crate::consent::ViewGrant;
 use crate::pipeline::{self, Controls, EncodedOutput, PipelineConfig, StreamError};
 use crate::platform::Platform;
+use crate::rate::{Decision, RateControl, RateController};
 use crate::stats::Stats;
 use quinn::VarInt;
 use sos_transport::framing;
@@ -38,13 +43,15 @@ pub struct Streamer {
 }
 
 impl Streamer {
-    /// Starts capturing and sending on `connection`. Capture failures are reported on
-    /// `failures` (the period then ends by itself). `seq` numbers frames across periods.
+    /// Starts capturing and sending on `connection`, adapting the frame rate as `rate`
+    /// says. Capture failures are reported on `failures` (the period then ends by itself).
+    /// `seq` numbers frames across periods.
     pub fn start(
         _grant: &ViewGrant,
         connection: quinn::Connection,
         platform: Arc<dyn Platform>,
         config: PipelineConfig,
+        rate: RateControl,
         seq: Arc<AtomicU64>,
         failures: mpsc::UnboundedSender<StreamError>,
     ) -> Result<Self, StreamError> {
@@ -67,7 +74,14 @@ impl Streamer {
                 }
             })
             .map_err(|e| StreamError::Thread(e.to_string()))?;
-        let sender = tokio::spawn(send_frames(connection, frames_rx, stop_rx));
+        let pacer = match rate {
+            RateControl::FollowDelay => Some(Pacer {
+                controller: RateController::new(config.max_fps, Instant::now()),
+                controls: controls.clone(),
+            }),
+            RateControl::Fixed => None,
+        };
+        let sender = tokio::spawn(send_frames(connection, frames_rx, stop_rx, pacer));
         Ok(Self {
             controls,
             stop,
@@ -99,23 +113,31 @@ async fn send_frames(
     connection: quinn::Connection,
     mut frames: mpsc::Receiver<EncodedOutput>,
     mut stop: watch::Receiver<bool>,
+    mut pacer: Option<Pacer>,
 ) -> Stats {
     let mut stats = Stats::default();
     // Each task waits for one frame's acknowledgement and reports it.
     let mut in_flight = tokio::task::JoinSet::new();
     'frames: loop {
         while in_flight.len() >= MAX_IN_FLIGHT {
+            let decision = pacer.as_ref().map(Pacer::next_decision);
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stopped| *stopped) => break 'frames,
-                Some(acked) = in_flight.join_next() => record(&mut stats, acked),
+                Some(acked) = in_flight.join_next() => record(&mut stats, &mut pacer, acked),
+                () = until(decision) => decide(&mut pacer),
             }
         }
+        let decision = pacer.as_ref().map(Pacer::next_decision);
         let frame = tokio::select! {
             biased;
             _ = stop.wait_for(|stopped| *stopped) => break,
             Some(acked) = in_flight.join_next() => {
-                record(&mut stats, acked);
+                record(&mut stats, &mut pacer, acked);
+                continue;
+            }
+            () = until(decision) => {
+                decide(&mut pacer);
                 continue;
             }
             frame = frames.recv() => match frame {
@@ -145,9 +167,51 @@ async fn send_frames(
     }
     // Frames still in flight are delivered by QUIC; only their figures are not waited for.
     while let Some(acked) = in_flight.try_join_next() {
-        record(&mut stats, acked);
+        record(&mut stats, &mut pacer, acked);
     }
     stats
+}
+
+/// The rate controller and the capture thread it paces.
+struct Pacer {
+    controller: RateController,
+    controls: Arc<Controls>,
+}
+
+impl Pacer {
+    fn next_decision(&self) -> Instant {
+        self.controller.poll_timeout()
+    }
+}
+
+/// Resolves at `at`, never without one.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Lets the controller decide and paces the capture thread by its rate.
+fn decide(pacer: &mut Option<Pacer>) {
+    let Some(pacer) = pacer else {
+        return;
+    };
+    match pacer.controller.handle_timeout(Instant::now()) {
+        Decision::Hold => {}
+        Decision::Lower { fps, queueing } => {
+            tracing::debug!(
+                fps,
+                queueing_ms = ms(queueing),
+                "frames queue: fewer per second"
+            );
+            pacer.controls.pace(fps);
+        }
+        Decision::Raise { fps } => {
+            tracing::debug!(fps, "the link is clear: more frames per second");
+            pacer.controls.pace(fps);
+        }
+    }
 }
 
 /// A frame the gateway acknowledged (or that waited [`ACK_WAIT`]).
@@ -157,7 +221,11 @@ struct Delivered {
     sent_at: Instant,
 }
 
-fn record(stats: &mut Stats, acked: Result<Delivered, tokio::task::JoinError>) {
+fn record(
+    stats: &mut Stats,
+    pacer: &mut Option<Pacer>,
+    acked: Result<Delivered, tokio::task::JoinError>,
+) {
     let Ok(Delivered {
         frame,
         started,
@@ -166,6 +234,9 @@ fn record(stats: &mut Stats, acked: Result<Delivered, tokio::task::JoinError>) {
     else {
         return;
     };
+    if let Some(pacer) = pacer {
+        pacer.controller.on_delivered(started, sent_at);
+    }
     let send = sent_at - started;
     let t = &frame.timings;
     tracing::debug!(

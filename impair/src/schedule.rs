@@ -1,7 +1,7 @@
 //! What happens to each datagram in one direction: dropped, or delivered at a given time.
 //!
 //! Contract: never reads the clock and never touches a socket; the same seed and the same
-//! arrival times give the same decisions.
+//! arrival times (and sizes) give the same decisions.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,6 +16,19 @@ pub struct Impairment {
     pub delay: Duration,
     /// Each datagram's delay varies uniformly within `delay ± jitter` (never below zero).
     pub jitter: Duration,
+    /// A bottleneck the datagrams queue for; `None`: as fast as they come.
+    pub rate: Option<RateLimit>,
+}
+
+/// A bottleneck: a link of `bits_per_second` behind a first-in first-out queue that holds
+/// at most `queue` worth of sending time and drops what arrives when it is full (drop-tail),
+/// as a home router's uplink does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Capacity of the link.
+    pub bits_per_second: u64,
+    /// Longest a datagram may wait for the link before it is dropped instead.
+    pub queue: Duration,
 }
 
 impl Impairment {
@@ -24,6 +37,7 @@ impl Impairment {
         loss_percent: 0,
         delay: Duration::ZERO,
         jitter: Duration::ZERO,
+        rate: None,
     };
 
     /// Drops `loss_percent` percent of the datagrams, no delay.
@@ -43,9 +57,28 @@ impl Impairment {
         }
     }
 
+    /// No loss and no delay, but at most `bits_per_second` through a queue of `queue`.
+    pub fn rate_limited(bits_per_second: u64, queue: Duration) -> Self {
+        Self::NONE.limited(bits_per_second, queue)
+    }
+
+    /// The same behind a bottleneck of `bits_per_second` with a queue of `queue`.
+    pub fn limited(self, bits_per_second: u64, queue: Duration) -> Self {
+        Self {
+            rate: Some(RateLimit {
+                bits_per_second,
+                queue,
+            }),
+            ..self
+        }
+    }
+
     /// True when datagrams pass untouched (the forwarder then sends them at once).
     pub fn is_clean(&self) -> bool {
-        self.loss_percent == 0 && self.delay.is_zero() && self.jitter.is_zero()
+        self.loss_percent == 0
+            && self.delay.is_zero()
+            && self.jitter.is_zero()
+            && self.rate.is_none()
     }
 }
 
@@ -55,7 +88,10 @@ pub struct Schedule {
     impairment: Impairment,
     random: StdRng,
     last_due: Option<Instant>,
+    /// When the bottleneck has sent everything queued so far.
+    link_free_at: Option<Instant>,
     dropped: u64,
+    overflowed: u64,
     passed: u64,
 }
 
@@ -66,19 +102,39 @@ impl Schedule {
             impairment,
             random: StdRng::seed_from_u64(seed),
             last_due: None,
+            link_free_at: None,
             dropped: 0,
+            overflowed: 0,
             passed: 0,
         }
     }
 
-    /// A datagram arrived at `now`: `None` drops it, `Some(due)` delivers it at `due`
-    /// (never before an earlier datagram's due time).
-    pub fn admit(&mut self, now: Instant) -> Option<Instant> {
+    /// A datagram of `length` bytes arrived at `now`: `None` drops it, `Some(due)` delivers
+    /// it at `due` (never before an earlier datagram's due time).
+    ///
+    /// Random loss comes first (a lost datagram takes no room in the queue), then the
+    /// bottleneck: the datagram waits until the link has sent those queued before it, and
+    /// is dropped when that wait would exceed the queue; then the delay and jitter.
+    pub fn admit(&mut self, now: Instant, length: usize) -> Option<Instant> {
         let loss = f64::from(self.impairment.loss_percent.min(100)) / 100.0;
         if loss > 0.0 && self.random.random_bool(loss) {
             self.dropped += 1;
             return None;
         }
+        let sent = match self.impairment.rate {
+            None => now,
+            Some(rate) => {
+                let start = self.link_free_at.map_or(now, |free| free.max(now));
+                if start - now > rate.queue {
+                    self.dropped += 1;
+                    self.overflowed += 1;
+                    return None;
+                }
+                let sent = start + sending_time(length, rate.bits_per_second);
+                self.link_free_at = Some(sent);
+                sent
+            }
+        };
         let Impairment { delay, jitter, .. } = self.impairment;
         let delay = if jitter.is_zero() {
             delay
@@ -88,7 +144,7 @@ impl Schedule {
             let offset = Duration::from_nanos(self.random.random_range(0..=spread));
             (delay + offset).saturating_sub(jitter)
         };
-        let due = now + delay;
+        let due = sent + delay;
         let due = self.last_due.map_or(due, |last| due.max(last));
         self.last_due = Some(due);
         self.passed += 1;
@@ -100,10 +156,23 @@ impl Schedule {
         self.dropped
     }
 
+    /// Of the datagrams dropped, those that found the bottleneck's queue full.
+    pub fn overflowed(&self) -> u64 {
+        self.overflowed
+    }
+
     /// Datagrams let through so far.
     pub fn passed(&self) -> u64 {
         self.passed
     }
+}
+
+/// How long a link of `bits_per_second` takes to send `length` bytes (a zero rate counts as
+/// one bit per second: everything past the first datagram overflows).
+fn sending_time(length: usize, bits_per_second: u64) -> Duration {
+    let bits = u128::from(u64::try_from(length).unwrap_or(u64::MAX)) * 8;
+    let nanos = bits * 1_000_000_000 / u128::from(bits_per_second.max(1));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -117,7 +186,7 @@ mod tests {
         let mut schedule = Schedule::new(Impairment::NONE, 1);
         let now = Instant::now();
         for _ in 0..1000 {
-            assert_eq!(schedule.admit(now), Some(now));
+            assert_eq!(schedule.admit(now, 1200), Some(now));
         }
         assert_eq!((schedule.passed(), schedule.dropped()), (1000, 0));
     }
@@ -127,7 +196,9 @@ mod tests {
         let now = Instant::now();
         let run = |seed| {
             let mut schedule = Schedule::new(Impairment::loss(30), seed);
-            let kept: Vec<bool> = (0..10_000).map(|_| schedule.admit(now).is_some()).collect();
+            let kept: Vec<bool> = (0..10_000)
+                .map(|_| schedule.admit(now, 1200).is_some())
+                .collect();
             (kept, schedule.dropped())
         };
         let (first, dropped) = run(7);
@@ -140,7 +211,7 @@ mod tests {
     fn everything_is_lost_at_one_hundred_percent_and_above() {
         let mut schedule = Schedule::new(Impairment::loss(250), 3);
         let now = Instant::now();
-        assert!((0..100).all(|_| schedule.admit(now).is_none()));
+        assert!((0..100).all(|_| schedule.admit(now, 1200).is_none()));
     }
 
     #[test]
@@ -153,7 +224,7 @@ mod tests {
         let mut spread = (Duration::MAX, Duration::ZERO);
         for step in 0..2_000_u64 {
             let now = start + Duration::from_millis(step);
-            let due = schedule.admit(now).unwrap();
+            let due = schedule.admit(now, 1200).unwrap();
             assert!(due >= previous, "delivered in arrival order");
             previous = due;
             let waited = due - now;
@@ -164,6 +235,74 @@ mod tests {
         assert!(
             spread.1 - spread.0 >= Duration::from_millis(15),
             "jitter: {spread:?}"
+        );
+    }
+
+    #[test]
+    fn a_bottleneck_delivers_its_rate_and_drops_what_overflows_its_queue() {
+        // 8 Mbit/s offered (1000 bytes a millisecond) into 2 Mbit/s with a 100 ms queue.
+        let impairment = Impairment::rate_limited(2_000_000, Duration::from_millis(100));
+        let mut schedule = Schedule::new(impairment, 1);
+        let start = Instant::now();
+        let mut delivered = Vec::new();
+        for step in 0..10_000_u64 {
+            let now = start + Duration::from_millis(step);
+            if let Some(due) = schedule.admit(now, 1000) {
+                let waited = due - now;
+                // At most the queue plus its own 4 ms on the link.
+                assert!(waited <= Duration::from_millis(104), "{waited:?}");
+                delivered.push(due);
+            }
+        }
+        assert!(
+            delivered
+                .windows(2)
+                .all(|pair| pair[1] - pair[0] >= Duration::from_millis(4))
+        );
+        let elapsed = (*delivered.last().unwrap() - start).as_secs_f64();
+        let bits_per_second = delivered.len() as f64 * 8000.0 / elapsed;
+        assert!(
+            (1_950_000.0..=2_000_000.0).contains(&bits_per_second),
+            "{bits_per_second}"
+        );
+        assert_eq!(schedule.dropped(), schedule.overflowed());
+        assert_eq!(schedule.passed() + schedule.dropped(), 10_000);
+        assert!(
+            (7_400..=7_600).contains(&schedule.dropped()),
+            "{}",
+            schedule.dropped()
+        );
+    }
+
+    #[test]
+    fn below_its_rate_a_bottleneck_only_adds_the_sending_time() {
+        let impairment = Impairment::rate_limited(1_000_000, Duration::from_millis(50))
+            .delayed(Duration::from_millis(20), Duration::ZERO);
+        let mut schedule = Schedule::new(impairment, 1);
+        let start = Instant::now();
+        for step in 0..1_000_u64 {
+            // 500 kbit/s offered: 1250 bytes (10 ms at 1 Mbit/s) every 20 ms.
+            let now = start + Duration::from_millis(20 * step);
+            let due = schedule.admit(now, 1250).unwrap();
+            assert_eq!(due - now, Duration::from_millis(30));
+        }
+        assert_eq!(schedule.dropped(), 0);
+    }
+
+    #[test]
+    fn a_full_queue_drains_at_the_link_rate() {
+        let impairment = Impairment::rate_limited(800_000, Duration::from_millis(100));
+        let mut schedule = Schedule::new(impairment, 1);
+        let now = Instant::now();
+        // 10 ms per 1000-byte datagram: 11 fit (the first goes at once, 10 wait <= 100 ms).
+        let burst: Vec<_> = (0..30).map(|_| schedule.admit(now, 1000)).collect();
+        assert_eq!(burst.iter().flatten().count(), 11);
+        assert_eq!(schedule.overflowed(), 19);
+        // Once drained, the queue takes a new burst.
+        let later = now + Duration::from_millis(110);
+        assert_eq!(
+            schedule.admit(later, 1000),
+            Some(later + Duration::from_millis(10))
         );
     }
 }

@@ -275,6 +275,17 @@ impl Desk {
         quic: &str,
         display: &str,
     ) -> (String, Running) {
+        self.granted_session_with(gateway, quic, display, &[])
+    }
+
+    /// The same, with `agent_args` added to the end-user app's command line.
+    pub fn granted_session_with(
+        &self,
+        gateway: &Gateway,
+        quic: &str,
+        display: &str,
+        agent_args: &[&str],
+    ) -> (String, Running) {
         let session = self.json(&["session", "new", "--json"]);
         let id = session["id"].as_str().unwrap().to_string();
         let pin = session["pin"].as_str().unwrap().to_string();
@@ -282,6 +293,7 @@ impl Desk {
         agent_cmd
             .args(["--gateway", quic, "--pin", &pin])
             .args(["--cert-sha256", &gateway.cert, "--consent", "terminal"])
+            .args(agent_args)
             .env("DISPLAY", display);
         let mut agent = Running::spawn("sos", agent_cmd);
         agent.expect_line("Waiting", Duration::from_secs(20));

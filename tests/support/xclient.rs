@@ -311,6 +311,51 @@ impl XClient {
         Animation(stop)
     }
 
+    /// Keeps the top-left `width` x `height` of the window busy like a video: squares of
+    /// `block` pixels that all take a new colour (one of 16, from a fixed pseudo-random
+    /// sequence) 30 times a second, so every frame costs many bits to encode, until the
+    /// returned guard is dropped.
+    pub fn animate_blocks(&self, width: u16, height: u16, block: u16) -> Animation {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (conn, window, stop2) = (self.conn.clone(), self.window, stop.clone());
+        std::thread::spawn(move || {
+            let gc = conn.generate_id().unwrap();
+            conn.create_gc(gc, window, &CreateGCAux::new()).unwrap();
+            let mut state = 0x2545_f491_4f6c_dd1d_u64;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut by_colour: [Vec<x11rb::protocol::xproto::Rectangle>; 16] =
+                    Default::default();
+                for y in (0..height).step_by(usize::from(block)) {
+                    for x in (0..width).step_by(usize::from(block)) {
+                        // xorshift64: the same sequence every run.
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        by_colour[(state % 16) as usize].push(x11rb::protocol::xproto::Rectangle {
+                            x: x as i16,
+                            y: y as i16,
+                            width: block,
+                            height: block,
+                        });
+                    }
+                }
+                for (index, rects) in by_colour.iter().enumerate() {
+                    let level = (index as u32) * 17;
+                    let colour = (level << 16) | ((255 - level) << 8) | ((level * 7) & 0xff);
+                    conn.change_gc(
+                        gc,
+                        &x11rb::protocol::xproto::ChangeGCAux::new().foreground(colour),
+                    )
+                    .unwrap();
+                    conn.poly_fill_rectangle(window, gc, rects).unwrap();
+                }
+                conn.flush().unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(33));
+            }
+        });
+        Animation(stop)
+    }
+
     /// The root window as packed BGRA (what is on screen now).
     pub fn capture(&self) -> Vec<u8> {
         bgra_image(&self.conn, self.root, self.width, self.height)
