@@ -35,12 +35,21 @@ fn parse_status(status: &str) -> Option<Memory> {
     })
 }
 
-/// Busy and total ticks of all cores together, from the `cpu` line of /proc/stat.
-fn machine_ticks() -> Option<(u64, u64)> {
+/// Ticks of all cores together, from the `cpu` line of /proc/stat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MachineTicks {
+    /// Not idle, interrupts included.
+    busy: u64,
+    /// Of which interrupts and softirqs: on loopback, most of the network stack's work,
+    /// which the kernel charges to no process.
+    interrupts: u64,
+}
+
+fn machine_ticks() -> Option<MachineTicks> {
     parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
-fn parse_machine(stat: &str) -> Option<(u64, u64)> {
+fn parse_machine(stat: &str) -> Option<MachineTicks> {
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
     let fields: Vec<u64> = line
         .split_whitespace()
@@ -49,9 +58,11 @@ fn parse_machine(stat: &str) -> Option<(u64, u64)> {
         .collect::<Option<_>>()?;
     // user nice system idle iowait irq softirq steal (guest time is inside user).
     let get = |i: usize| fields.get(i).copied().unwrap_or(0);
-    let idle = get(3) + get(4);
-    let busy = get(0) + get(1) + get(2) + get(5) + get(6) + get(7);
-    Some((busy, busy + idle))
+    let interrupts = get(5) + get(6);
+    Some(MachineTicks {
+        busy: get(0) + get(1) + get(2) + interrupts + get(7),
+        interrupts,
+    })
 }
 
 /// UDP datagrams the kernel dropped for full receive buffers (`RcvbufErrors` of
@@ -105,7 +116,9 @@ pub struct CpuShares {
     pub gateway_pct: f64,
     /// The load generator (this process).
     pub generator_pct: f64,
-    /// Everything else on the machine.
+    /// Interrupts and softirqs (the loopback network path, charged to no process).
+    pub kernel_pct: f64,
+    /// Every other process on the machine.
     pub others_pct: f64,
 }
 
@@ -116,7 +129,7 @@ pub struct CpuMeter {
     started: Instant,
     gateway_seconds: f64,
     generator_seconds: f64,
-    machine: Option<(u64, u64)>,
+    machine: Option<MachineTicks>,
 }
 
 impl CpuMeter {
@@ -141,16 +154,18 @@ impl CpuMeter {
         let generator = cpu::this_process_seconds(self.ticks).unwrap_or(0.0);
         let gateway_pct = share(gateway - self.gateway_seconds);
         let generator_pct = share(generator - self.generator_seconds);
-        let machine_pct = match (self.machine, machine_ticks()) {
-            (Some((busy, _)), Some((busy_now, _))) => {
-                share(busy_now.saturating_sub(busy) as f64 / self.ticks)
-            }
-            _ => gateway_pct + generator_pct,
+        let (machine_pct, kernel_pct) = match (self.machine, machine_ticks()) {
+            (Some(before), Some(now)) => (
+                share(now.busy.saturating_sub(before.busy) as f64 / self.ticks),
+                share(now.interrupts.saturating_sub(before.interrupts) as f64 / self.ticks),
+            ),
+            _ => (gateway_pct + generator_pct, 0.0),
         };
         CpuShares {
             gateway_pct,
             generator_pct,
-            others_pct: (machine_pct - gateway_pct - generator_pct).max(0.0),
+            kernel_pct,
+            others_pct: (machine_pct - gateway_pct - generator_pct - kernel_pct).max(0.0),
         }
     }
 }
@@ -177,7 +192,13 @@ mod tests {
     #[test]
     fn machine_ticks_count_iowait_as_idle() {
         let stat = "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n";
-        assert_eq!(parse_machine(stat), Some((160, 1180)));
+        assert_eq!(
+            parse_machine(stat),
+            Some(MachineTicks {
+                busy: 160,
+                interrupts: 5
+            })
+        );
         assert_eq!(parse_machine("intr 1 2\n"), None);
     }
 

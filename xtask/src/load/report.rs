@@ -79,8 +79,8 @@ pub struct Measured {
     pub rss_sessions: Option<u64>,
     /// After every agent registered, idle.
     pub rss_idle: Option<u64>,
-    /// (seconds into the window, RSS KiB), one a second.
-    pub rss_window: Vec<(f64, u64)>,
+    /// One sample a second during the window.
+    pub timeline: Vec<Sample>,
     /// VmHWM at the end, KiB.
     pub hwm: Option<u64>,
     /// CPU while the agents were idle.
@@ -91,6 +91,19 @@ pub struct Measured {
     pub udp_drops: Option<u64>,
     /// Of which by the gateway's QUIC socket.
     pub gateway_socket_drops: Option<u64>,
+}
+
+/// One second of the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the window opened, at the sample.
+    pub second: f64,
+    /// Gateway RSS, KiB.
+    pub rss_kib: u64,
+    /// Datagrams the gateway's socket dropped in the second before.
+    pub gateway_drops: Option<u64>,
+    /// The slowest trip of the frames sent in that second, milliseconds.
+    pub worst_ms: Option<f64>,
 }
 
 /// Latency percentiles, milliseconds.
@@ -223,8 +236,8 @@ pub struct LoadReport {
     pub udp_drops: Option<u64>,
     /// Of which by the gateway's QUIC socket.
     pub gateway_socket_drops: Option<u64>,
-    /// RSS once a second during the window: (seconds, MiB).
-    pub rss_window: Vec<(f64, f64)>,
+    /// One sample a second during the window (RSS in KiB).
+    pub timeline: Vec<Sample>,
     /// Every viewer.
     pub per_viewer: Vec<ViewerLine>,
 }
@@ -301,7 +314,7 @@ impl LoadReport {
             };
             (mean(&values(with)), mean(&values(without)))
         };
-        let rss = &measured.rss_window;
+        let rss: Vec<u64> = measured.timeline.iter().map(|s| s.rss_kib).collect();
         Self {
             settings,
             registered: measured.registered,
@@ -354,16 +367,16 @@ impl LoadReport {
                 empty: measured.rss_empty.map(mib),
                 sessions: measured.rss_sessions.map(mib),
                 idle: measured.rss_idle.map(mib),
-                window_start: rss.first().map(|(_, kib)| mib(*kib)),
-                window_end: rss.last().map(|(_, kib)| mib(*kib)),
-                window_max: rss.iter().map(|(_, kib)| *kib).max().map(mib),
+                window_start: rss.first().copied().map(mib),
+                window_end: rss.last().copied().map(mib),
+                window_max: rss.iter().copied().max().map(mib),
             },
             peak_mib: measured.hwm.map(mib),
             cpu_idle: measured.cpu_idle,
             cpu_window: measured.cpu_window,
             udp_drops: measured.udp_drops,
             gateway_socket_drops: measured.gateway_socket_drops,
-            rss_window: rss.iter().map(|(t, kib)| (*t, mib(*kib))).collect(),
+            timeline: measured.timeline.clone(),
             per_viewer: measured
                 .viewers
                 .iter()
@@ -452,7 +465,15 @@ pub(super) mod tests {
                 viewer(1, 1, false, &[3_000, 3_000, 3_000, 3_000]),
             ],
             window_seconds: 2.0,
-            rss_window: vec![(0.0, 2_048), (1.0, 4_096), (2.0, 3_072)],
+            timeline: [2_048, 4_096, 3_072]
+                .into_iter()
+                .enumerate()
+                .map(|(second, rss_kib)| Sample {
+                    second: second as f64,
+                    rss_kib,
+                    ..Sample::default()
+                })
+                .collect(),
             ..Measured::default()
         }
     }

@@ -21,7 +21,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::agent::{self, Agent};
 use super::desk::{self, Account, NewSession, Progress, Technician};
 use super::probe::{self, CpuMeter};
-use super::report::{Measured, StreamCount};
+use super::report::{Measured, Sample, StreamCount};
 use super::stage::{FrameShape, Stage};
 use super::viewer::{self, Seat, ViewerResult};
 use crate::report as say;
@@ -109,7 +109,7 @@ pub async fn run(
         "load: registering {} synthetic agents by PIN (QUIC, {AGENTS_PER_ENDPOINT} per client socket)",
         plan.agents
     ));
-    let stage = Arc::new(Stage::new(plan.shape));
+    let stage = Arc::new(Stage::new(plan.shape, plan.seconds));
     let (address, host) = sos_transport::endpoint::resolve(&target.quic)
         .await
         .with_context(|| {
@@ -171,20 +171,42 @@ pub async fn run(
     let meter = CpuMeter::start(target.pid);
     let drops = probe::udp_receive_buffer_drops();
     let socket_drops = probe::udp_socket_drops(target.quic_port);
+    let mut last_drops = socket_drops;
     for second in 1..=plan.seconds {
         sleep_checking(Duration::from_secs(1), shutdown).await?;
-        let rss = alive()?.rss_kib;
-        measured
-            .rss_window
-            .push((stage.window_seconds_so_far(), rss));
+        let rss_kib = alive()?.rss_kib;
+        let drops = probe::udp_socket_drops(target.quic_port);
+        // The frames of the second before last have all had a second to arrive.
+        if let Some(sample) = second
+            .checked_sub(2)
+            .and_then(|index| measured.timeline.get_mut(index as usize))
+        {
+            sample.worst_ms = stage
+                .worst_trip(second as usize - 2)
+                .map(|m| m as f64 / 1e3);
+        }
+        measured.timeline.push(Sample {
+            second: stage.window_seconds_so_far(),
+            rss_kib,
+            gateway_drops: drops
+                .zip(last_drops)
+                .map(|(now, before)| now.saturating_sub(before)),
+            worst_ms: None,
+        });
+        last_drops = drops;
         if second % 10 == 0 || second == plan.seconds {
             let sent: u64 = streamers
                 .iter()
                 .map(|a| a.state.counters.frames.load(Ordering::Relaxed))
                 .sum();
+            let recent = measured.timeline.iter().rev().take(10);
+            let dropped: u64 = recent.clone().filter_map(|s| s.gateway_drops).sum();
+            let worst = recent.filter_map(|s| s.worst_ms).reduce(f64::max);
             say::note(&format!(
-                "{second} s: gateway RSS {:.1} MiB, {sent} frames sent",
-                rss as f64 / 1024.0
+                "{second} s: gateway RSS {:.1} MiB, {sent} frames sent; last 10 s: {dropped} \
+                 datagrams dropped by the gateway's socket, slowest frame {}",
+                rss_kib as f64 / 1024.0,
+                worst.map_or_else(|| String::from("–"), |ms| format!("{ms:.1} ms"))
             ));
         }
     }
@@ -198,6 +220,12 @@ pub async fn run(
         .map(|(before, after)| after.saturating_sub(before));
     measured.window_seconds = stage.window_seconds();
     tokio::time::sleep(DRAIN).await;
+    // The last seconds' frames have arrived now.
+    for (index, sample) in measured.timeline.iter_mut().enumerate() {
+        if sample.worst_ms.is_none() {
+            sample.worst_ms = stage.worst_trip(index).map(|m| m as f64 / 1e3);
+        }
+    }
 
     for agent in &registered {
         match (agent.connection.close_reason(), agent.state.ended()) {

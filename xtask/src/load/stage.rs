@@ -44,6 +44,8 @@ pub struct Stage {
     window_start: AtomicU64,
     window_end: AtomicU64,
     phase: watch::Sender<Phase>,
+    /// The slowest trip of the frames sent in each second of the window, microseconds.
+    worst: Box<[AtomicU64]>,
     /// The frames' sizes.
     pub shape: FrameShape,
     /// Bytes every frame's payload is a slice of (shared, never copied per frame).
@@ -51,14 +53,16 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// A run starting now, in [`Phase::Setup`].
-    pub fn new(shape: FrameShape) -> Self {
+    /// A run starting now, in [`Phase::Setup`], with a window of about `seconds`.
+    pub fn new(shape: FrameShape, seconds: u64) -> Self {
         let largest = shape.keyframe_bytes.max(shape.max_bytes);
         Self {
             origin: Instant::now(),
             window_start: AtomicU64::new(u64::MAX),
             window_end: AtomicU64::new(u64::MAX),
             phase: watch::Sender::new(Phase::Setup),
+            // A spare second: the window closes a little after its last full second.
+            worst: (0..=seconds).map(|_| AtomicU64::new(0)).collect(),
             shape,
             payload: noise(largest),
         }
@@ -93,6 +97,24 @@ impl Stage {
             self.window_start.load(Ordering::Relaxed),
             self.window_end.load(Ordering::Relaxed),
         )
+    }
+
+    /// Notes the trip of a frame sent at `sent` in the window (for the per-second worst).
+    pub fn note_trip(&self, sent: u64, trip: u64) {
+        let start = self.window_start.load(Ordering::Relaxed);
+        let second = (sent.saturating_sub(start) / 1_000_000) as usize;
+        if let Some(worst) = self.worst.get(second) {
+            worst.fetch_max(trip, Ordering::Relaxed);
+        }
+    }
+
+    /// The slowest trip of the frames sent in the window's `second` (0-based), if any
+    /// arrived.
+    pub fn worst_trip(&self, second: usize) -> Option<u64> {
+        self.worst
+            .get(second)
+            .map(|worst| worst.load(Ordering::Relaxed))
+            .filter(|micros| *micros > 0)
     }
 
     /// The window's length in seconds, once closed.
@@ -155,17 +177,29 @@ mod tests {
 
     #[test]
     fn phases_are_announced_in_order() {
-        let stage = Stage::new(FrameShape {
-            fps: 30,
-            min_bytes: 10,
-            max_bytes: 20,
-            keyframe_bytes: 100,
-        });
+        let stage = Stage::new(
+            FrameShape {
+                fps: 30,
+                min_bytes: 10,
+                max_bytes: 20,
+                keyframe_bytes: 100,
+            },
+            2,
+        );
         let phase = stage.phase();
         assert_eq!(*phase.borrow(), Phase::Setup);
         assert!(!stage.in_window(stage.micros()));
         stage.open_window();
         assert!(stage.in_window(stage.micros()));
+        let now = stage.micros();
+        stage.note_trip(now, 700);
+        stage.note_trip(now, 500);
+        stage.note_trip(now + 1_000_000, 900);
+        stage.note_trip(now + 9_000_000, 900);
+        assert_eq!(stage.worst_trip(0), Some(700));
+        assert_eq!(stage.worst_trip(1), Some(900));
+        assert_eq!(stage.worst_trip(2), None);
+        assert_eq!(stage.worst_trip(9), None, "beyond the window: ignored");
         assert_eq!(*phase.borrow(), Phase::Measuring);
         stage.close_window();
         assert!(!stage.in_window(stage.micros() + 1));

@@ -134,11 +134,11 @@ pub fn rows(report: &LoadReport) -> Vec<(String, String)> {
             ),
         ),
         (
-            String::from("CPU, agents idle: gateway / load generator / others"),
+            String::from("CPU, agents idle: gateway / load generator / softirq / others"),
             cpu(&report.cpu_idle),
         ),
         (
-            String::from("CPU, streaming: gateway / load generator / others"),
+            String::from("CPU, streaming: gateway / load generator / softirq / others"),
             cpu(&report.cpu_window),
         ),
         (
@@ -188,8 +188,8 @@ pub fn rows(report: &LoadReport) -> Vec<(String, String)> {
 
 fn cpu(shares: &CpuShares) -> String {
     format!(
-        "{:.0} % / {:.0} % / {:.0} %  (100 % = one core)",
-        shares.gateway_pct, shares.generator_pct, shares.others_pct
+        "{:.0} % / {:.0} % / {:.0} % / {:.0} %  (100 % = one core)",
+        shares.gateway_pct, shares.generator_pct, shares.kernel_pct, shares.others_pct
     )
 }
 
@@ -230,6 +230,27 @@ pub fn markdown(report: &LoadReport) -> String {
     for (what, value) in rows(report) {
         let _ = writeln!(out, "| {what} | {} |", value.replace('|', "\\|"));
     }
+    if !report.timeline.is_empty() {
+        out.push_str(
+            "\nThe window second by second (every fifth; load.json has them all): the \
+             gateway's RSS, the datagrams its socket dropped for a full receive buffer, and \
+             the slowest frame sent in that second.\n\n\
+             | second | RSS MiB | dropped | slowest ms |\n|---:|---:|---:|---:|\n",
+        );
+        let last = report.timeline.len() - 1;
+        for (index, sample) in report.timeline.iter().enumerate() {
+            if index % 5 == 4 || index == last {
+                let _ = writeln!(
+                    out,
+                    "| {:.0} | {:.1} | {} | {} |",
+                    sample.second,
+                    sample.rss_kib as f64 / 1024.0,
+                    figure(sample.gateway_drops.map(|n| n as f64), 0),
+                    figure(sample.worst_ms, 1)
+                );
+            }
+        }
+    }
     out
 }
 
@@ -260,6 +281,7 @@ mod tests {
         let md = markdown(&report);
         assert!(md.starts_with("# sosdesk gateway under load"));
         assert!(md.contains("| frames lost per viewer |"), "{md}");
+        assert!(md.contains("| 2 | 3.0 | – | – |"), "the last second: {md}");
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub struct ViewerResult {
     pub bytes: u64,
     /// Their trip through the gateway, microseconds.
     pub latency: Histogram,
-    /// Frames it read after the window opened (for a stalled viewer: after it stalled).
+    /// Frames it began reading after the window opened (for a stalled viewer: after it
+    /// stalled).
     pub frames_after_window_opened: u64,
     /// Why it stopped before the run did, if it did.
     pub failure: Option<String>,
@@ -144,6 +145,8 @@ pub async fn watch(attached: Attached, seat: Seat, stage: Arc<Stage>) -> ViewerR
             }
             next = connection.accept_uni() => next,
         };
+        // A stalled viewer finishes the frame it had begun when the window opened.
+        let accepted_in_window = *phase.borrow() >= Phase::Measuring;
         let stream = match next {
             Ok(stream) => stream,
             Err(e) => {
@@ -153,7 +156,7 @@ pub async fn watch(attached: Attached, seat: Seat, stage: Arc<Stage>) -> ViewerR
         };
         match read_frame(stream).await {
             Ok((header, bytes)) => {
-                if *phase.borrow() >= Phase::Measuring {
+                if accepted_in_window {
                     result.frames_after_window_opened += 1;
                 }
                 if stage.in_window(header.capture_micros) {
@@ -161,6 +164,7 @@ pub async fn watch(attached: Attached, seat: Seat, stage: Arc<Stage>) -> ViewerR
                     result.frames += 1;
                     result.bytes += bytes as u64;
                     result.latency.record(trip);
+                    stage.note_trip(header.capture_micros, trip);
                 }
             }
             Err(e) => {
