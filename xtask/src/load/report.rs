@@ -145,12 +145,22 @@ pub struct Group {
     pub frames_received: u64,
     /// Frames they did not receive.
     pub frames_lost: u64,
+    /// Payload bytes they received.
+    pub bytes: u64,
     /// Viewers that missed at least one frame.
     pub viewers_with_loss: usize,
     /// The most frames one of them missed.
     pub most_lost: u64,
     /// Their latency.
     pub latency: Latency,
+}
+
+impl Group {
+    /// Payload MB a second each of them received, on average.
+    pub fn mb_per_second_each(&self, seconds: f64) -> Option<f64> {
+        (self.viewers > 0)
+            .then(|| self.bytes as f64 / self.viewers as f64 / seconds.max(1e-3) / 1e6)
+    }
 }
 
 /// One viewer's line in load.json.
@@ -277,6 +287,7 @@ fn group<'a>(viewers: impl Iterator<Item = (&'a ViewerResult, u64)>) -> Group {
         group.frames_expected += expected;
         group.frames_received += viewer.frames;
         group.frames_lost += lost;
+        group.bytes += viewer.bytes;
         group.viewers_with_loss += usize::from(lost > 0);
         group.most_lost = group.most_lost.max(lost);
         latency.merge(&viewer.latency);
@@ -488,6 +499,7 @@ pub(super) mod tests {
         assert_eq!(report.reading.frames_lost, 1);
         assert_eq!(report.reading.viewers_with_loss, 1);
         assert_eq!(report.beside_stalled.frames_lost, 0);
+        assert_eq!(report.beside_stalled.mb_per_second_each(2.0), Some(0.002));
         assert_eq!(report.beside_stalled.latency.max_ms, Some(1.0));
         assert_eq!(report.elsewhere.latency.max_ms, Some(3.0));
         assert_eq!(report.stalled_viewers, 1);

@@ -172,6 +172,22 @@ pub fn rows(report: &LoadReport) -> Vec<(String, String)> {
                 latencies(&report.elsewhere.latency),
             ),
             (
+                String::from("payload per viewer: beside a stalled viewer vs others"),
+                format!(
+                    "{} vs {} MB/s",
+                    figure(
+                        report
+                            .beside_stalled
+                            .mb_per_second_each(report.window_seconds),
+                        2
+                    ),
+                    figure(
+                        report.elsewhere.mb_per_second_each(report.window_seconds),
+                        2
+                    )
+                ),
+            ),
+            (
                 String::from("keyframes asked / sent per stream: stalled vs others"),
                 format!(
                     "{} / {} vs {} / {}",
