@@ -246,17 +246,12 @@ pub fn ensure_first_technician(
         });
     }
     let password = generate_password()?;
-    let mut cmd = Command::new(binary);
-    cmd.args(["user", "add", "--data"])
-        .arg(data)
-        .args(["--email", TECHNICIAN_EMAIL, "--name", TECHNICIAN_NAME])
-        .args(["--role", "technician", "--password-stdin"]);
-    run_to_end(
-        "sos-gateway user add",
-        cmd,
-        Some(&format!("{password}\n")),
+    add_technician(
+        binary,
+        data,
+        (TECHNICIAN_EMAIL, TECHNICIAN_NAME),
+        &password,
         output,
-        USER_ADD_TIMEOUT,
         shutdown,
     )
     .with_context(|| {
@@ -277,6 +272,32 @@ pub fn ensure_first_technician(
         credentials,
         new_password: Some(password),
     })
+}
+
+/// Adds a technician (`email`, `name`) with `password` to the gateway's data directory
+/// with `sos-gateway user add`; the password goes through stdin, never a command line.
+pub fn add_technician(
+    binary: &Path,
+    data: &Path,
+    (email, name): (&str, &str),
+    password: &str,
+    output: Output,
+    shutdown: &Shutdown,
+) -> Result<()> {
+    let mut cmd = Command::new(binary);
+    cmd.args(["user", "add", "--data"])
+        .arg(data)
+        .args(["--email", email, "--name", name])
+        .args(["--role", "technician", "--password-stdin"]);
+    run_to_end(
+        "sos-gateway user add",
+        cmd,
+        Some(&format!("{password}\n")),
+        output,
+        USER_ADD_TIMEOUT,
+        shutdown,
+    )?;
+    Ok(())
 }
 
 fn store_credentials(path: &Path, password: &str) -> Result<()> {
@@ -304,7 +325,7 @@ fn field(text: &str, key: &str) -> Option<String> {
 }
 
 /// 24 characters from [A-Za-z0-9] (about 143 bits), read from /dev/urandom.
-fn generate_password() -> Result<String> {
+pub fn generate_password() -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const LENGTH: usize = 24;
     // The largest multiple of the alphabet size: bytes above it would bias the result.

@@ -16,6 +16,7 @@ mod bench;
 mod brand;
 mod demo;
 mod gateway;
+mod load;
 mod output;
 mod proc;
 mod report;
@@ -50,6 +51,7 @@ use crate::workspace::Workspace;
         cargo xtask run          local gateway in the foreground, with the commands to try\n  \
         cargo xtask test         every check and test (what CI runs)\n  \
         cargo xtask bench --scene typing --no-peers   one scene of the streaming benchmark\n  \
+        cargo xtask load         the gateway under load: 1,000 agents, 100 streams x 3 viewers\n  \
         cargo xtask brand --config acme.toml --out dist   a branded end-user app\n  \
         cargo xtask setup        only install the missing system packages"
 )]
@@ -105,6 +107,18 @@ enum Command {
     /// that long (the test suite runs it for one minute); prints the viewer's figures:
     /// fps, latency percentiles, the longest freeze, and the datagrams dropped each way.
     Soak(soak::SoakArgs),
+    /// The gateway under load: added latency, memory and CPU with many agents and streams.
+    ///
+    /// Builds the release gateway and starts it on loopback with SQLite in a temporary
+    /// directory; creates --agents sessions through the API and registers as many
+    /// synthetic end-user apps by PIN (QUIC clients in this process, idle but connected);
+    /// grants --streams of them to --viewers-per-stream technicians' viewers each and
+    /// streams synthetic frames at --fps; in --stalled sessions one viewer stops reading.
+    /// Reports frames lost per viewer, the latency the gateway adds (one in-process
+    /// monotonic clock stamps each frame when sent and when fully received), the gateway's
+    /// RSS and CPU, the load generator's CPU, and what the stalled viewer cost the others.
+    /// Writes load.json and load.md to --out.
+    Load(load::LoadArgs),
     /// Internal to `bench`: plays a scene on DISPLAY until stopped.
     #[command(hide = true)]
     BenchScene(bench::SceneArgs),
@@ -149,6 +163,7 @@ fn dispatch(command: Command) -> Result<()> {
         Command::Brand(args) => brand::run(&workspace, &args, &shutdown),
         Command::Bench(args) => bench::run(&workspace, &args, &shutdown),
         Command::Soak(args) => soak::run(&workspace, &args, &shutdown),
+        Command::Load(args) => load::run(&workspace, &args, &shutdown),
         Command::BenchScene(_) | Command::BenchProbe(_) => {
             unreachable!("dispatched above")
         }

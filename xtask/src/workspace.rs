@@ -38,10 +38,20 @@ impl Workspace {
     }
 
     /// `cargo` (the one running us, when known) in the workspace root, stdin closed.
+    ///
+    /// Without the variables `cargo run` set for xtask itself: build scripts that watch
+    /// one of them (ring's watches `CARGO_MANIFEST_DIR`) would otherwise see it change
+    /// between a build from xtask and a build from the shell, and rebuild everything above
+    /// them each time.
     pub fn cargo(&self) -> Command {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(&self.root).stdin(Stdio::null());
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_run) {
+                cmd.env_remove(name);
+            }
+        }
         cmd
     }
 
@@ -49,6 +59,20 @@ impl Workspace {
     pub fn release_bin(&self, name: &str) -> PathBuf {
         self.target.join("release").join(name)
     }
+}
+
+/// Whether `cargo run` sets `name` for the program it runs (about that program's own
+/// package), as opposed to the user's settings such as `CARGO_HOME` or `CARGO_TARGET_DIR`.
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// Asks cargo, which knows about CARGO_TARGET_DIR and `build.target-dir`.
@@ -69,4 +93,29 @@ fn target_directory(root: &Path) -> Option<PathBuf> {
         .get("target_directory")?
         .as_str()
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_cargo_run_sets_is_left_out() {
+        for name in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_VERSION",
+            "CARGO_CRATE_NAME",
+        ] {
+            assert!(set_by_cargo_run(name), "{name}");
+        }
+        for name in [
+            "CARGO",
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTFLAGS",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_run(name), "{name}");
+        }
+    }
 }

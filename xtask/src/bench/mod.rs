@@ -14,7 +14,7 @@
 //! from what was measured in this run.
 
 pub mod code;
-mod cpu;
+pub mod cpu;
 pub mod draw;
 mod forward;
 mod meter;
