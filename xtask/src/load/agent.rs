@@ -49,6 +49,7 @@ pub fn hello(pin: Pin, index: usize) -> Hello {
         displays: vec![SCREEN],
         monitors: Vec::new(),
         link: None,
+        resume: None,
     })
 }
 
