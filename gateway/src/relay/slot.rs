@@ -5,9 +5,12 @@
 //! [`MAX_PENDING_BYTES`]. A keyframe replaces whatever is pending (nothing before it is
 //! needed any more). A P-frame joins the queue: frames that arrive in a burst — after a
 //! lost packet held the app's stream up — all reach the viewer and decode. A P-frame that
-//! does not fit means the viewer is not keeping up: everything pending is dropped, the
-//! viewer waits for the next keyframe and the app is asked for one. A slow or stalled
-//! viewer therefore costs the others nothing and holds a bounded buffer.
+//! does not fit means the viewer is not keeping up: everything pending is dropped and the
+//! viewer waits for the next keyframe. The app is asked for one once the viewer has caught
+//! up (its sender found nothing left to send), and only once per wait: a stalled viewer
+//! asks for nothing, so it cannot make every viewer of the session pay for a stream of
+//! keyframes. A slow or stalled viewer therefore costs the others nothing and holds a
+//! bounded buffer.
 //!
 //! [`Pending`] is the rule without IO or clock; [`FrameSlot`] adds the waiting.
 
@@ -27,18 +30,25 @@ pub struct Pending {
     frames: VecDeque<Frame>,
     bytes: usize,
     waiting_for_key: bool,
+    /// While waiting for a keyframe: the viewer's sender found nothing left to send.
+    caught_up: bool,
+    /// While waiting for a keyframe: the app was asked for one.
+    asked: bool,
 }
 
 impl Pending {
-    /// A viewer that has no picture yet: it starts at a keyframe.
+    /// A viewer that has no picture yet: it starts at a keyframe, which the gateway asks
+    /// for when it attaches the viewer.
     pub fn waiting_for_key() -> Self {
         Self {
             waiting_for_key: true,
+            asked: true,
             ..Self::default()
         }
     }
 
-    /// Offers a frame; returns true when the viewer now needs a keyframe.
+    /// Offers a frame; returns true when the app must be asked for a keyframe for this
+    /// viewer (it dropped frames, has caught up since, and has not asked yet).
     pub fn offer(&mut self, frame: Frame) -> bool {
         if frame.header.keyframe {
             self.frames.clear();
@@ -48,7 +58,9 @@ impl Pending {
             return false;
         }
         if self.waiting_for_key {
-            return false;
+            let ask = self.caught_up && !self.asked;
+            self.asked |= ask;
+            return ask;
         }
         let fits = self.frames.len() < MAX_PENDING_FRAMES
             && self.bytes + frame.payload.len() <= MAX_PENDING_BYTES;
@@ -60,13 +72,18 @@ impl Pending {
             self.frames.clear();
             self.bytes = 0;
             self.waiting_for_key = true;
-            true
+            self.caught_up = false;
+            self.asked = false;
+            false
         }
     }
 
-    /// The oldest unsent frame.
+    /// The oldest unsent frame; none also means the viewer's sender has caught up.
     pub fn take(&mut self) -> Option<Frame> {
-        let frame = self.frames.pop_front()?;
+        let Some(frame) = self.frames.pop_front() else {
+            self.caught_up = true;
+            return None;
+        };
         self.bytes -= frame.payload.len();
         Some(frame)
     }
@@ -202,24 +219,31 @@ mod tests {
         for seq in 2..=MAX_PENDING_FRAMES as u64 {
             pending.offer(frame(seq, false, 10));
         }
-        assert!(pending.offer(frame(50, false, 10)), "ask for a keyframe");
+        assert!(
+            !pending.offer(frame(50, false, 10)),
+            "not while it is behind"
+        );
         assert_eq!(pending.held(), (0, 0), "nothing stale is kept");
         assert!(
             !pending.offer(frame(51, false, 10)),
             "dropped while waiting"
         );
         assert_eq!(pending.held(), (0, 0));
-        pending.offer(frame(52, true, 10));
-        pending.offer(frame(53, false, 10));
-        assert_eq!(seqs(&mut pending), [52, 53]);
+        // Its sender comes for the next frame: it caught up, and one keyframe is asked for.
+        assert!(pending.take().is_none());
+        assert!(pending.offer(frame(52, false, 10)), "ask for a keyframe");
+        assert!(!pending.offer(frame(53, false, 10)), "once");
+        pending.offer(frame(54, true, 10));
+        pending.offer(frame(55, false, 10));
+        assert_eq!(seqs(&mut pending), [54, 55]);
     }
 
     #[test]
     fn the_bytes_held_are_bounded_too() {
         let mut pending = Pending::waiting_for_key();
         pending.offer(frame(1, true, MAX_PENDING_BYTES - 10));
-        assert!(pending.offer(frame(2, false, 11)), "over the byte bound");
-        assert_eq!(pending.held(), (0, 0));
+        pending.offer(frame(2, false, 11));
+        assert_eq!(pending.held(), (0, 0), "over the byte bound");
     }
 
     #[test]
@@ -233,9 +257,9 @@ mod tests {
     }
 
     #[test]
-    fn a_stalled_viewer_never_holds_more_than_the_bounds() {
-        // Thousands of frames, nobody taking any: the keyframes the app sends on request
-        // restart the chain, and the queue never passes its bounds.
+    fn a_stalled_viewer_never_holds_more_than_the_bounds_nor_asks_for_keyframes() {
+        // Thousands of frames, nobody taking any: the keyframes other viewers cause restart
+        // the chain, the queue never passes its bounds, and this viewer asks for nothing.
         let mut pending = Pending::waiting_for_key();
         let mut requests = 0;
         for seq in 0..10_000_u64 {
@@ -245,6 +269,6 @@ mod tests {
             let (frames, bytes) = pending.held();
             assert!(frames <= MAX_PENDING_FRAMES && bytes <= MAX_PENDING_BYTES);
         }
-        assert!(requests > 0);
+        assert_eq!(requests, 0);
     }
 }
