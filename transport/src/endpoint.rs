@@ -93,12 +93,47 @@ pub fn server_with_reset_key(
     endpoint_config.cid_generator(move || {
         Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key))
     });
-    let socket =
-        std::net::UdpSocket::bind(addr).map_err(|source| EndpointError::Bind { addr, source })?;
+    let socket = bind_udp(addr).map_err(|source| EndpointError::Bind { addr, source })?;
     let runtime = quinn::default_runtime()
         .ok_or_else(|| EndpointError::Quic("no async runtime for QUIC".into()))?;
     quinn::Endpoint::new(endpoint_config, Some(config), socket, runtime)
         .map_err(|source| EndpointError::Bind { addr, source })
+}
+
+/// Socket buffer the gateway asks the kernel for, each way. Every app and viewer shares
+/// the gateway's one UDP socket: with the kernel's default (about 200 KiB) a few
+/// milliseconds of scheduling delay under load overflow it, and each dropped datagram
+/// costs its frame a retransmission. The kernel caps the request at `net.core.rmem_max` /
+/// `wmem_max`; raising those lets the gateway have it all.
+pub const GATEWAY_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+/// Binds the gateway's UDP socket on `addr` with [`GATEWAY_SOCKET_BUFFER`] asked for (what
+/// the kernel grants is logged; less is not an error).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    for (what, result) in [
+        (
+            "receive",
+            socket.set_recv_buffer_size(GATEWAY_SOCKET_BUFFER),
+        ),
+        ("send", socket.set_send_buffer_size(GATEWAY_SOCKET_BUFFER)),
+    ] {
+        if let Err(error) = result {
+            tracing::warn!(%error, "cannot size the QUIC socket's {what} buffer");
+        }
+    }
+    socket.bind(&addr.into())?;
+    let (receive, send) = (socket.recv_buffer_size()?, socket.send_buffer_size()?);
+    tracing::debug!(receive, send, "QUIC socket buffers");
+    if receive < GATEWAY_SOCKET_BUFFER {
+        tracing::info!(
+            granted = receive,
+            wanted = GATEWAY_SOCKET_BUFFER,
+            "the kernel gave the QUIC socket a smaller receive buffer than asked (raise net.core.rmem_max for heavy load)"
+        );
+    }
+    Ok(socket.into())
 }
 
 /// A client endpoint on an ephemeral port of the right address family, configured to
