@@ -217,7 +217,10 @@ impl Pipeline {
                     continue;
                 }
                 next_poll = Instant::now() + controls.interval(self.interval);
-                let keyframe = first || (key_allowed && controls.take_keyframe());
+                // A request already pending is answered by the first frame too (taken, not
+                // left to cause a second keyframe once the spacing has passed).
+                let requested = key_allowed && controls.take_keyframe();
+                let keyframe = first || requested;
                 let Some(poll) = self.poll()? else {
                     continue;
                 };

@@ -13,12 +13,21 @@ struct Running {
 }
 
 fn start(platform: &FakePlatform) -> Running {
+    start_with(platform, false)
+}
+
+/// [`start`], with a keyframe request already pending when the thread starts (as when a
+/// viewer attaches: the gateway asks for the stream and for a keyframe at once).
+fn start_with(platform: &FakePlatform, keyframe_requested: bool) -> Running {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
     let (tx, frames) = mpsc::channel(1);
     let controls = Arc::new(Controls::default());
+    if keyframe_requested {
+        controls.request_keyframe();
+    }
     let thread = std::thread::spawn({
         let platform = platform.clone();
         let controls = controls.clone();
@@ -113,6 +122,18 @@ fn a_keyframe_request_re_encodes_the_unchanged_screen() {
             .decode(&again.data)
             .unwrap()
             .is_some()
+    );
+    running.stop();
+}
+
+#[test]
+fn a_request_pending_at_the_start_is_answered_by_the_first_keyframe() {
+    let platform = FakePlatform::new(64, 64);
+    let mut running = start_with(&platform, true);
+    assert!(running.next().unwrap().header.keyframe);
+    assert!(
+        running.nothing_within(KEYFRAME_SPACING + Duration::from_millis(300)),
+        "no second keyframe for the same request"
     );
     running.stop();
 }
