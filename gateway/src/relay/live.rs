@@ -260,8 +260,8 @@ impl Live {
                 let _ = v.tx.try_send(ToViewer::AgentBack);
             }
             if session.viewers.values().any(|v| v.watch) {
+                // A new stream starts with a keyframe: no need to ask for one.
                 let _ = session.agent.tx.try_send(ToAgent::StartStream);
-                let _ = session.agent.tx.try_send(ToAgent::KeyframeRequest);
             }
             let screen = session.screen();
             for v in session.viewers.values() {
@@ -347,10 +347,13 @@ impl Live {
         );
         session.announce_participants();
         if watch {
-            if watchers == 0 {
-                let _ = session.agent.tx.try_send(ToAgent::StartStream);
-            }
-            let _ = session.agent.tx.try_send(ToAgent::KeyframeRequest);
+            // The first watcher starts the stream, which begins with a keyframe; a later
+            // one needs a keyframe of the running stream.
+            let _ = session.agent.tx.try_send(if watchers == 0 {
+                ToAgent::StartStream
+            } else {
+                ToAgent::KeyframeRequest
+            });
         }
         Ok((viewer, slot))
     }
@@ -665,11 +668,7 @@ mod tests {
         assert_eq!(replaced.try_recv(), Ok(()), "the old connection is let go");
         assert_eq!(
             std::iter::from_fn(|| agent_rx.try_recv().ok()).collect::<Vec<_>>(),
-            vec![
-                registered("s", true),
-                ToAgent::StartStream,
-                ToAgent::KeyframeRequest
-            ],
+            vec![registered("s", true), ToAgent::StartStream],
             "told first, then the stream resumes for the viewer kept"
         );
         let told = drain(&mut viewer);
