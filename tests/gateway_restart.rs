@@ -13,6 +13,15 @@ use support::procs::Running;
 use support::stack::{Desk, Gateway};
 use support::xvfb::Xvfb;
 
+/// The actions of an audit log (`sos-desk session log --json`), oldest first.
+fn actions(log: &serde_json::Value) -> Vec<&str> {
+    log.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn kill_nine_loses_nothing_and_the_app_reconnects() {
     let xvfb = Xvfb::start(640, 480);
@@ -72,12 +81,7 @@ fn kill_nine_loses_nothing_and_the_app_reconnects() {
         agent.transcript()
     );
     let log = desk.json(&["session", "log", &id, "--json"]);
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&log);
     assert_eq!(
         actions.iter().filter(|a| **a == "agent_registered").count(),
         2,
@@ -197,12 +201,7 @@ fn kill_nine_at_random_moments_of_a_live_session_loses_no_acknowledged_action() 
     // Every acknowledged action is in the audit log, each registration once per gateway
     // life (never bound twice).
     let log = desk.json(&["session", "log", &id, "--json"]);
-    let actions: Vec<&str> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = actions(&log);
     let count = |name: &str| actions.iter().filter(|a| **a == name).count();
     assert_eq!(count("agent_registered"), ROUNDS + 1, "{actions:?}");
     assert_eq!(count("request_remote"), ROUNDS, "{actions:?}");
