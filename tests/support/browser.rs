@@ -207,10 +207,12 @@ impl Browser {
         self.block_on(self.client().find(Locator::Css(css))).ok()
     }
 
-    /// The first element matching the CSS selector; fails the test when there is none.
+    /// The first element matching the CSS selector, waiting up to [`WAIT`] for it to appear
+    /// (a panel may still be loading), as a user waits; fails the test when none does.
     pub fn find(&self, css: &str) -> Element {
-        self.try_find(css)
-            .unwrap_or_else(|| panic!("no element matches {css:?} on {}", self.url()))
+        self.wait_for(&format!("an element matching {css:?}"), WAIT, |b| {
+            b.try_find(css)
+        })
     }
 
     /// Clicks the element matching `css`.
