@@ -91,9 +91,33 @@ pub struct BenchArgs {
     #[arg(long)]
     pub codec_only: bool,
 
+    /// How the `sos` app's frame rate adapts: `delay` follows the link's delay (the
+    /// product's default), `fixed` keeps 30 fps whatever the delay, to compare the two.
+    #[arg(long, value_enum, default_value_t = RateControl::Delay, value_name = "MODE")]
+    pub rate_control: RateControl,
+
     /// Do not check or install the system packages first.
     #[arg(long)]
     pub skip_setup: bool,
+}
+
+/// The `sos` app's rate control, as its hidden `--rate-control` option names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RateControl {
+    /// The frame rate follows the link's delay.
+    Delay,
+    /// Always the maximum frame rate.
+    Fixed,
+}
+
+impl RateControl {
+    /// The value of the app's option.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Delay => "delay",
+            Self::Fixed => "fixed",
+        }
+    }
 }
 
 /// Options of the hidden `bench-scene` command.
@@ -214,7 +238,12 @@ fn measure(
         temp.path(),
         logs,
         &display,
-        &["--stats", &agent_stats_arg],
+        &[
+            "--stats",
+            &agent_stats_arg,
+            "--rate-control",
+            args.rate_control.name(),
+        ],
         &mut |index| say::header(&format!("bench: {}", stack::STEPS[index])),
         shutdown,
     )?;
@@ -245,6 +274,7 @@ fn measure(
         screen: SIZE.to_owned(),
         seconds: args.seconds,
         x264_crf: args.x264_crf,
+        rate_control: args.rate_control.name().to_owned(),
         cores: std::thread::available_parallelism().map_or(0, usize::from),
         peers: !args.no_peers,
         scenes: runs,

@@ -23,6 +23,9 @@ pub struct Bench {
     pub seconds: f64,
     /// The x264 peer's -crf.
     pub x264_crf: u8,
+    /// The `sos` app's rate control (`delay` or `fixed`).
+    #[serde(default)]
+    pub rate_control: String,
     /// CPU cores of the machine.
     pub cores: usize,
     /// Whether the peers ran.
@@ -43,6 +46,7 @@ impl Bench {
             screen: String::from(super::SIZE),
             seconds,
             x264_crf: 0,
+            rate_control: String::new(),
             cores: std::thread::available_parallelism().map_or(0, usize::from),
             peers: false,
             scenes: Vec::new(),
@@ -454,6 +458,14 @@ fn markdown(bench: &Bench) -> String {
          sweep, and throughput counts frames per CPU second including the colour conversion.",
         bench.screen, bench.seconds, bench.cores, bench.x264_crf
     );
+    if bench.rate_control == "fixed" {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "The `sos` app ran with `--rate-control fixed`: its frame rate did not follow the \
+             link's delay."
+        );
+    }
     let _ = writeln!(out);
     out.push_str(&table(bench));
     if !bench.scenes.is_empty() {
@@ -525,6 +537,7 @@ mod tests {
             screen: String::from("1920x1080"),
             seconds: 10.0,
             x264_crf: 23,
+            rate_control: String::from("delay"),
             cores: 2,
             peers: true,
             scenes: vec![SceneRun {
