@@ -1,18 +1,25 @@
 //! The frame rate that follows the link's delay: a delay-based controller in the manner of
 //! RustDesk's video QoS, one decision a second.
 //!
-//! Each frame's delivery delay (from writing it to the gateway's acknowledgement of its last
-//! byte) is the signal. The smallest delay of the last few seconds is the baseline: what a
-//! frame takes when nothing waits in front of it (round trip plus its own time on the link).
-//! Once a second the median delay of the frames acknowledged since the last decision is
-//! compared with it:
-//! - well above it, frames are queueing somewhere (a slow uplink, a full router buffer): the
+//! The signal is the connection's round-trip time as QUIC estimates it, read when each frame
+//! is acknowledged (the frame counts for the rate delivered; its round trip is the delay).
+//! The smallest of the last few seconds is the baseline: the path with nothing waiting in a
+//! router's buffer. Once a second the median round trip of the frames acknowledged since the
+//! last decision is compared with it:
+//! - well above it, packets are queueing somewhere (a slow uplink, a full router buffer): the
 //!   rate drops below what the link delivered in the last second, so the queue drains (this
 //!   is also checked every quarter of a second, so a link that gets slower is followed fast);
 //! - near it, the rate probes upward by a step, quickly up to just under the rate at which
 //!   frames last queued, then carefully past it, so a link that got faster is used again;
 //! - in between, or without any fresh sample (an idle screen), it holds (or takes back a
 //!   careful probe that made frames wait).
+//!
+//! Why the round trip and not the frame's own delivery time: on a lossy link most frames
+//! wait for a retransmission (a packet-threshold or probe timeout, which backs off), and
+//! that wait is not a queue. Fewer frames would not shorten it, and cutting the rate for it
+//! starved a 30 %-loss link to 4 fps that carries 26 at the full rate. QUIC takes its
+//! round-trip samples from newly sent packets, so retransmissions leave them alone, while a
+//! bottleneck's queue shows in every one of them.
 //!
 //! Only the frame rate is adapted: the encoder's quantiser is capped so that text stays
 //! sharp, so fewer frames, not blurrier ones, is how the stream fits a slow link.
@@ -43,11 +50,11 @@ const CHECKS_PER_DECISION: u32 = 4;
 const CHECK_SAMPLES: usize = 3;
 /// The lowest rate it sets: a picture every half second still shows what happens.
 pub const MIN_FPS: f32 = 2.0;
-/// Median delay above the baseline at which frames count as queueing: about one extra
-/// frame waiting on a slow link, well above the acknowledgement delay (up to 25 ms) and
-/// scheduling noise of a busy machine.
+/// Median round trip above the baseline at which packets count as queueing: about one
+/// frame waiting in front of another on a slow link, well above the scheduling noise of a
+/// busy machine.
 const CONGESTED: Duration = Duration::from_millis(100);
-/// Median delay above the baseline under which the link counts as clear, for a probe up.
+/// Median round trip above the baseline under which the link counts as clear, for a probe up.
 const CLEAR: Duration = Duration::from_millis(50);
 /// On congestion the rate drops to this share of what the link delivered in the last
 /// second: the queue then drains at the rest.
@@ -79,7 +86,7 @@ const CAREFUL_MIN_STEP: f32 = 0.5;
 const SLOWER_LINK: f32 = 0.8;
 /// Past this share of that rate without queueing, it is forgotten: the link got faster.
 const PAST_CEILING: f32 = 1.25;
-/// Seconds of per-second minima the baseline is the minimum of; a path whose delay grew
+/// Seconds of per-second minima the baseline is the minimum of; a path whose round trip grew
 /// for good (a new route) is taken as the new baseline after that long.
 const BASELINE_SECONDS: usize = 10;
 /// Samples kept per decision, at most (more frames a second than this are not expected;
@@ -93,7 +100,7 @@ pub enum Decision {
     Lower {
         /// The new rate.
         fps: f32,
-        /// Median delay above the baseline that caused it.
+        /// Median round trip above the baseline that caused it.
         queueing: Duration,
     },
     /// The link is clear: the rate went up to `fps`.
@@ -105,7 +112,7 @@ pub enum Decision {
     Hold,
 }
 
-/// Picks the frame rate from acknowledged frames' delays; see the module's documentation.
+/// Picks the frame rate from the round trips at frames' acknowledgements; see the module's documentation.
 #[derive(Debug, Clone)]
 pub struct RateController {
     max_fps: f32,
@@ -122,12 +129,12 @@ pub struct RateController {
     clear: u32,
     /// Clear seconds the next probe past the ceiling waits for.
     plateau_seconds: u32,
-    /// Delays of the frames written since the last cut and acknowledged since the last
-    /// decision.
+    /// Round trips at the acknowledgement of the frames written since the last cut and
+    /// acknowledged since the last decision.
     samples: Vec<Duration>,
     /// When the frames of the last second were acknowledged (the delivered rate).
     acknowledged: VecDeque<Instant>,
-    /// Smallest delay of each recent second, newest last.
+    /// Smallest round trip of each recent second, newest last.
     minima: VecDeque<Duration>,
     current_minimum: Option<Duration>,
 }
@@ -162,9 +169,10 @@ impl RateController {
         self.fps
     }
 
-    /// A frame written at `written` was acknowledged at `acknowledged` (or given up on then).
-    pub fn on_delivered(&mut self, written: Instant, acknowledged: Instant) {
-        let delay = acknowledged.saturating_duration_since(written);
+    /// A frame written at `written` was acknowledged at `acknowledged` (or given up on then),
+    /// when the connection's round-trip estimate was `round_trip`.
+    pub fn on_delivered(&mut self, written: Instant, acknowledged: Instant, round_trip: Duration) {
+        let delay = round_trip;
         if self.acknowledged.len() == MAX_SAMPLES {
             self.acknowledged.pop_front();
         }

@@ -18,8 +18,8 @@ struct Simulation {
     frame_bytes: u64,
     link_free_at: Instant,
     next_capture: Instant,
-    /// (written, acknowledged) of the frames in flight.
-    in_flight: VecDeque<(Instant, Instant)>,
+    /// (written, acknowledged, round trip then) of the frames in flight.
+    in_flight: VecDeque<(Instant, Instant, Duration)>,
     /// (captured, shown at the viewer) of every frame.
     shown: Vec<(Instant, Instant)>,
     decisions: Vec<(Instant, Decision)>,
@@ -59,11 +59,11 @@ impl Simulation {
             while self
                 .in_flight
                 .front()
-                .is_some_and(|(_, acked)| *acked <= now)
+                .is_some_and(|(_, acked, _)| *acked <= now)
             {
-                let (written, acked) = self.in_flight.pop_front().unwrap();
+                let (written, acked, round_trip) = self.in_flight.pop_front().unwrap();
                 if let Some(controller) = &mut self.controller {
-                    controller.on_delivered(written, acked);
+                    controller.on_delivered(written, acked, round_trip);
                 }
             }
             if let Some(controller) = &mut self.controller
@@ -76,10 +76,14 @@ impl Simulation {
                 let sending = Duration::from_nanos(
                     self.frame_bytes * 8 * 1_000_000_000 / self.bits_per_second,
                 );
+                let waiting = self.link_free_at.saturating_duration_since(now);
                 self.link_free_at = self.link_free_at.max(now) + sending;
                 let shown = self.link_free_at + self.round_trip / 2;
+                // The frame's packets, written at once, wait behind the queue and behind
+                // each other: their round trips average half the frame's own time on top.
+                let round_trip = self.round_trip + waiting + sending / 2;
                 self.in_flight
-                    .push_back((now, self.link_free_at + self.round_trip));
+                    .push_back((now, self.link_free_at + self.round_trip, round_trip));
                 self.shown.push((now, shown));
                 self.next_capture = now + Duration::from_secs_f32(1.0 / self.fps());
             }
@@ -230,28 +234,37 @@ fn a_longer_path_becomes_the_new_baseline() {
     assert!(fps > 12.0, "{fps}");
 }
 
-/// Frames written at `fps` from `from` for `seconds`, each acknowledged after `delay(index)`.
+/// Frames written at `fps` from `from` for `seconds`; `delivery(index)` says after how long
+/// each is acknowledged and the connection's round trip then.
 fn frames(
     from: Instant,
     fps: u32,
     seconds: u32,
-    delay: impl Fn(u32) -> Duration,
-) -> Vec<(Instant, Duration)> {
+    delivery: impl Fn(u32) -> (Duration, Duration),
+) -> Vec<(Instant, Duration, Duration)> {
     (0..fps * seconds)
-        .map(|index| (from + DECISION_INTERVAL * index / fps, delay(index)))
+        .map(|index| {
+            let (after, round_trip) = delivery(index);
+            (from + DECISION_INTERVAL * index / fps, after, round_trip)
+        })
         .collect()
+}
+
+/// A frame that waited in a queue: acknowledged after `delay`, which the round trip shows.
+fn queued(delay: Duration) -> (Duration, Duration) {
+    (delay, delay)
 }
 
 /// Feeds the acknowledgements in time order and lets the controller decide whenever it
 /// asks, until `until`; returns what it changed, and when.
 fn drive(
     controller: &mut RateController,
-    frames: &[(Instant, Duration)],
+    frames: &[(Instant, Duration, Duration)],
     until: Instant,
 ) -> Vec<(Instant, Decision)> {
-    let mut acks: Vec<(Instant, Instant)> = frames
+    let mut acks: Vec<(Instant, Instant, Duration)> = frames
         .iter()
-        .map(|(written, delay)| (*written + *delay, *written))
+        .map(|(written, after, round_trip)| (*written + *after, *written, *round_trip))
         .collect();
     acks.sort();
     let mut acks = acks.into_iter().peekable();
@@ -259,8 +272,8 @@ fn drive(
     loop {
         let due = controller.poll_timeout();
         match acks.peek() {
-            Some((acked, written)) if *acked <= due && *acked <= until => {
-                controller.on_delivered(*written, *acked);
+            Some((acked, written, round_trip)) if *acked <= due && *acked <= until => {
+                controller.on_delivered(*written, *acked, *round_trip);
                 acks.next();
             }
             _ if due <= until => {
@@ -278,9 +291,28 @@ fn drive(
 fn a_few_late_frames_do_not_lower_the_rate() {
     let start = Instant::now();
     let mut controller = RateController::new(30.0, start);
-    // A third of the frames retransmitted after a loss: the median stays low.
+    // A third of the frames late (a burst of cross traffic): the median stays low.
     let frames = frames(start, 30, 10, |index| {
-        if index % 3 == 0 { 400 * MS } else { 22 * MS }
+        queued(if index % 3 == 0 { 400 * MS } else { 22 * MS })
+    });
+    let changes = drive(&mut controller, &frames, start + Duration::from_secs(10));
+    assert_eq!(changes, []);
+    assert_eq!(controller.fps(), 30.0);
+}
+
+#[test]
+fn frames_waiting_for_retransmissions_do_not_lower_the_rate() {
+    let start = Instant::now();
+    let mut controller = RateController::new(30.0, start);
+    // 30 % loss: two frames in three lose a packet and wait for its retransmission (a
+    // probe timeout, backed off), while the round trip stays that of the path.
+    let frames = frames(start, 30, 10, |index| {
+        let after = match index % 3 {
+            0 => 22 * MS,
+            1 => 180 * MS,
+            _ => 420 * MS,
+        };
+        (after, 20 * MS + MS * (index % 5))
     });
     let changes = drive(&mut controller, &frames, start + Duration::from_secs(10));
     assert_eq!(changes, []);
@@ -291,10 +323,10 @@ fn a_few_late_frames_do_not_lower_the_rate() {
 fn queueing_lowers_the_rate_within_a_quarter_second_then_frames_from_before_do_not_count() {
     let start = Instant::now();
     let mut controller = RateController::new(30.0, start);
-    let mut sent = frames(start, 10, 2, |_| 100 * MS);
+    let mut sent = frames(start, 10, 2, |_| queued(100 * MS));
     // From 2 s on, every frame waits 300 ms more, for 2 s.
     let late = start + Duration::from_secs(2);
-    sent.extend(frames(late, 10, 2, |_| 400 * MS));
+    sent.extend(frames(late, 10, 2, |_| queued(400 * MS)));
     let changes = drive(&mut controller, &sent, start + Duration::from_secs(4));
     let [(at, Decision::Lower { fps, queueing })] = changes[..] else {
         panic!("one cut, not {changes:?}");

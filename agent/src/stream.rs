@@ -9,10 +9,10 @@
 //!   queue of stale frames, while a long round trip does not cap it at one frame per RTT.
 //! - After [`Streamer::stop`], no further frame is started and a frame being written is
 //!   reset rather than delivered truncated.
-//! - With [`RateControl::FollowDelay`], each acknowledged frame's delay feeds a
-//!   [`RateController`], whose frame rate paces the capture thread: frames stop queueing on
-//!   a link slower than the stream, instead of the in-flight frames waiting behind each
-//!   other.
+//! - With [`RateControl::FollowDelay`], the connection's round trip at each frame's
+//!   acknowledgement feeds a [`RateController`], whose frame rate paces the capture thread:
+//!   frames stop queueing on a link slower than the stream, instead of the in-flight frames
+//!   waiting behind each other.
 
 use crate::consent::ViewGrant;
 use crate::pipeline::{self, Controls, EncodedOutput, PipelineConfig, StreamError};
@@ -148,6 +148,7 @@ async fn send_frames(
         let started = Instant::now();
         match write_one(&connection, &frame, &mut stop).await {
             Ok(Some(stream)) => {
+                let connection = connection.clone();
                 in_flight.spawn(async move {
                     // An unanswered frame stops counting after a while; QUIC still delivers it.
                     let _ = tokio::time::timeout(ACK_WAIT, stream.stopped()).await;
@@ -155,6 +156,7 @@ async fn send_frames(
                         frame,
                         started,
                         sent_at: Instant::now(),
+                        round_trip: connection.rtt(),
                     }
                 });
             }
@@ -219,6 +221,8 @@ struct Delivered {
     frame: EncodedOutput,
     started: Instant,
     sent_at: Instant,
+    /// The connection's round-trip estimate then.
+    round_trip: Duration,
 }
 
 fn record(
@@ -230,12 +234,13 @@ fn record(
         frame,
         started,
         sent_at,
+        round_trip,
     }) = acked
     else {
         return;
     };
     if let Some(pacer) = pacer {
-        pacer.controller.on_delivered(started, sent_at);
+        pacer.controller.on_delivered(started, sent_at, round_trip);
     }
     let send = sent_at - started;
     let t = &frame.timings;
