@@ -256,3 +256,45 @@ fn p_frame_without_keyframe_is_not_a_picture() {
         Ok(None) | Err(CodecError::InvalidBitstream(_))
     ));
 }
+
+#[test]
+fn two_threads_cut_a_keyframe_into_slices_that_decode_as_well_as_one() {
+    let (width, height) = (1920, 1080);
+    let stride = width as usize * 4;
+    let source = desktop(width, height, 1);
+    let picture = picture_of(&source, width, height);
+    let encode = |threads: u16| {
+        let config = EncoderConfig {
+            threads,
+            ..EncoderConfig::new(width, height)
+        };
+        let encoded = Encoder::new(config)
+            .unwrap()
+            .encode(&picture, false)
+            .unwrap();
+        let decoded = Decoder::new()
+            .unwrap()
+            .decode(&encoded.data)
+            .unwrap()
+            .unwrap();
+        let psnr = psnr_bgra(&source, stride, &decoded.bgra, stride, width, height);
+        let slices = nal_types(&encoded.data).iter().filter(|t| **t == 5).count();
+        (encoded.data.len(), psnr, slices)
+    };
+    let (one_bytes, one_psnr, one_slices) = encode(1);
+    let (two_bytes, two_psnr, two_slices) = encode(2);
+    println!(
+        "1080p keyframe: 1 thread {one_bytes} bytes {one_psnr:.2} dB in {one_slices} slice(s); \
+         2 threads {two_bytes} bytes {two_psnr:.2} dB in {two_slices} slices"
+    );
+    assert_eq!(one_slices, 1);
+    assert!(two_slices > 1, "{two_slices} slices");
+    assert!(
+        (two_psnr - one_psnr).abs() < 0.3,
+        "{two_psnr:.2} vs {one_psnr:.2} dB"
+    );
+    assert!(
+        two_bytes as f64 <= one_bytes as f64 * 1.03,
+        "{two_bytes} vs {one_bytes} bytes"
+    );
+}
