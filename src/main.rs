@@ -83,6 +83,10 @@ struct Args {
     #[arg(long, hide = true, default_value_t = 30.0)]
     max_fps: f32,
 
+    /// Threads encoding each picture (default: one per core, at most 4).
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u16).range(1..=16))]
+    encoder_threads: Option<u16>,
+
     /// Whether the frame rate follows the link's delay (`fixed`: always --max-fps, to
     /// compare).
     #[arg(long, hide = true, value_enum, default_value_t = RateMode::Delay)]
@@ -198,6 +202,7 @@ fn main() -> anyhow::Result<ExitCode> {
         let machine_name = args.name.clone().unwrap_or_else(machine::machine_name);
         let shield = shield.clone();
         let (consent_timeout, max_fps) = (args.consent_timeout_secs, args.max_fps);
+        let encoder_threads = args.encoder_threads;
         let rate_control = match args.rate_control {
             RateMode::Delay => RateControl::FollowDelay,
             RateMode::Fixed => RateControl::Fixed,
@@ -215,6 +220,7 @@ fn main() -> anyhow::Result<ExitCode> {
             },
             pipeline: PipelineConfig {
                 max_fps,
+                encoder_threads,
                 ..PipelineConfig::default()
             },
             rate_control,

@@ -40,6 +40,7 @@ fn main() {
             max_fps,
             target_bitrate_bps: None,
             monitor: None,
+            encoder_threads: None,
         };
         pipeline::run(
             &platform,

@@ -31,6 +31,8 @@ pub struct PipelineConfig {
     pub target_bitrate_bps: Option<u32>,
     /// Monitor to capture (index as the technician picks it); `None`: the default one.
     pub monitor: Option<u32>,
+    /// Encoding threads; `None` picks the codec's default (one per core, at most 4).
+    pub encoder_threads: Option<u16>,
 }
 
 impl Default for PipelineConfig {
@@ -39,6 +41,7 @@ impl Default for PipelineConfig {
             max_fps: 30.0,
             target_bitrate_bps: None,
             monitor: None,
+            encoder_threads: None,
         }
     }
 }
@@ -167,6 +170,9 @@ impl Pipeline {
         encoder_config.max_fps = config.max_fps;
         if let Some(bitrate) = config.target_bitrate_bps {
             encoder_config.target_bitrate_bps = bitrate;
+        }
+        if let Some(threads) = config.encoder_threads {
+            encoder_config.threads = threads;
         }
         let encoder = Encoder::new(encoder_config)?;
         let fps = if config.max_fps.is_finite() && config.max_fps >= 1.0 {

@@ -37,6 +37,7 @@ fn start_with(platform: &FakePlatform, keyframe_requested: bool) -> Running {
                 max_fps: 200.0,
                 target_bitrate_bps: None,
                 monitor: None,
+                encoder_threads: None,
             };
             run(
                 &platform,

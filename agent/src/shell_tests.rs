@@ -91,6 +91,7 @@ impl Agent {
                 max_fps: 60.0,
                 target_bitrate_bps: None,
                 monitor: None,
+                encoder_threads: None,
             },
             rate_control: crate::rate::RateControl::default(),
             held_key_limit: crate::injector::HELD_LIMIT,

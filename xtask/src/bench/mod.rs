@@ -96,6 +96,10 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = RateControl::Delay, value_name = "MODE")]
     pub rate_control: RateControl,
 
+    /// Threads the `sos` app encodes each picture with [default: one per core, at most 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub encoder_threads: Option<u16>,
+
     /// Do not check or install the system packages first.
     #[arg(long)]
     pub skip_setup: bool,
@@ -233,17 +237,22 @@ fn measure(
     say::note(&format!("DISPLAY={display}"));
     let agent_stats = temp.path().join("agent-stats.json");
     let agent_stats_arg = agent_stats.to_string_lossy().into_owned();
+    let mut agent_args = vec![
+        String::from("--stats"),
+        agent_stats_arg,
+        String::from("--rate-control"),
+        args.rate_control.name().to_owned(),
+    ];
+    if let Some(threads) = args.encoder_threads {
+        agent_args.extend([String::from("--encoder-threads"), threads.to_string()]);
+    }
+    let agent_args: Vec<&str> = agent_args.iter().map(String::as_str).collect();
     let stack = Stack::start(
         workspace,
         temp.path(),
         logs,
         &display,
-        &[
-            "--stats",
-            &agent_stats_arg,
-            "--rate-control",
-            args.rate_control.name(),
-        ],
+        &agent_args,
         &mut |index| say::header(&format!("bench: {}", stack::STEPS[index])),
         shutdown,
     )?;
@@ -275,6 +284,7 @@ fn measure(
         seconds: args.seconds,
         x264_crf: args.x264_crf,
         rate_control: args.rate_control.name().to_owned(),
+        encoder_threads: args.encoder_threads,
         cores: std::thread::available_parallelism().map_or(0, usize::from),
         peers: !args.no_peers,
         scenes: runs,

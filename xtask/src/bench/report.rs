@@ -26,6 +26,9 @@ pub struct Bench {
     /// The `sos` app's rate control (`delay` or `fixed`).
     #[serde(default)]
     pub rate_control: String,
+    /// The `sos` app's encoding threads, when the bench set them (else its default).
+    #[serde(default)]
+    pub encoder_threads: Option<u16>,
     /// CPU cores of the machine.
     pub cores: usize,
     /// Whether the peers ran.
@@ -47,6 +50,7 @@ impl Bench {
             seconds,
             x264_crf: 0,
             rate_control: String::new(),
+            encoder_threads: None,
             cores: std::thread::available_parallelism().map_or(0, usize::from),
             peers: false,
             scenes: Vec::new(),
@@ -466,6 +470,10 @@ fn markdown(bench: &Bench) -> String {
              link's delay."
         );
     }
+    if let Some(threads) = bench.encoder_threads {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "The `sos` app ran with `--encoder-threads {threads}`.");
+    }
     let _ = writeln!(out);
     out.push_str(&table(bench));
     if !bench.scenes.is_empty() {
@@ -538,6 +546,7 @@ mod tests {
             seconds: 10.0,
             x264_crf: 23,
             rate_control: String::from("delay"),
+            encoder_threads: None,
             cores: 2,
             peers: true,
             scenes: vec![SceneRun {
