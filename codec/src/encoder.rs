@@ -53,7 +53,7 @@ pub struct EncoderConfig {
     /// Average bitrate the rate control aims at, in bits per second.
     pub target_bitrate_bps: u32,
     /// Threads encoding each picture (0 counts as 1). With more than one, pictures are cut
-    /// into slices of at most [`SLICE_BYTES`] bytes coded in parallel.
+    /// into slices of at most 100 kB coded in parallel.
     pub threads: u16,
 }
 
