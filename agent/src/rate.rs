@@ -172,19 +172,21 @@ impl RateController {
     /// A frame written at `written` was acknowledged at `acknowledged` (or given up on then),
     /// when the connection's round-trip estimate was `round_trip`.
     pub fn on_delivered(&mut self, written: Instant, acknowledged: Instant, round_trip: Duration) {
-        let delay = round_trip;
         if self.acknowledged.len() == MAX_SAMPLES {
             self.acknowledged.pop_front();
         }
         self.acknowledged.push_back(acknowledged);
-        self.current_minimum = Some(self.current_minimum.map_or(delay, |m| m.min(delay)));
+        self.current_minimum = Some(
+            self.current_minimum
+                .map_or(round_trip, |m| m.min(round_trip)),
+        );
         if self.lowered_at.is_some_and(|lowered| written < lowered) {
             return;
         }
         if self.samples.len() == MAX_SAMPLES {
             self.samples.remove(0);
         }
-        self.samples.push(delay);
+        self.samples.push(round_trip);
     }
 
     /// When [`RateController::handle_timeout`] wants to be called next.
