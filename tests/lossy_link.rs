@@ -43,7 +43,13 @@ struct Impaired {
     x: XClient,
     gateway: Gateway,
     _xvfb: Xvfb,
+    // Dropped after everything: these tests measure frame rates and latency on a machine
+    // of two cores, so each runs alone rather than beside the others' streams.
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Held by the running test's [`Impaired`].
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Impaired {
     fn start(width: u32, height: u32, link: Link) -> Self {
@@ -59,6 +65,8 @@ impl Impaired {
         agent_args: &[&str],
         gateway_toml: Option<&str>,
     ) -> Self {
+        // A test that failed does not stop the next from running.
+        let alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let xvfb = Xvfb::start(width, height);
         let x = XClient::start(&xvfb.display);
         let work = tempfile::tempdir().unwrap();
@@ -80,6 +88,7 @@ impl Impaired {
             x,
             gateway,
             _xvfb: xvfb,
+            _alone: alone,
         }
     }
 
@@ -360,7 +369,7 @@ fn a_two_megabit_uplink_keeps_the_picture_fresh_by_lowering_the_frame_rate() {
     );
     // A frame alone takes about 90 ms on this link. Without adaptation the four frames in
     // flight wait behind each other and the picture is half a second old (p95 ~480 ms
-    // here); following the delay keeps it near one frame's time (p95 ~200 ms here). The
+    // here); following the delay keeps it near one frame's time (p95 ~250 ms here). The
     // bound leaves room for a busy machine and still fails without adaptation.
     let p95 = figure(&stats, "latency_p95_ms");
     assert!(
