@@ -369,7 +369,7 @@ fn a_two_megabit_uplink_keeps_the_picture_fresh_by_lowering_the_frame_rate() {
     );
     // A frame alone takes about 90 ms on this link. Without adaptation the four frames in
     // flight wait behind each other and the picture is half a second old (p95 ~480 ms
-    // here); following the delay keeps it near one frame's time (p95 ~250 ms here). The
+    // here); following the delay keeps it near one frame's time (p95 170-195 ms here). The
     // bound leaves room for a busy machine and still fails without adaptation.
     let p95 = figure(&stats, "latency_p95_ms");
     assert!(

@@ -11,6 +11,10 @@
 //!   is also checked every quarter of a second, so a link that gets slower is followed fast);
 //! - near it, the rate probes upward by a step, quickly up to just under the rate at which
 //!   frames last queued, then carefully past it, so a link that got faster is used again;
+//!   a probe that makes frames wait a little is taken back at the next check (within its
+//!   first second for a quick one, for as long as the rate stays past that rate for a
+//!   careful one), a little further down while its queue drains, so it never grows into a
+//!   cut;
 //! - in between, or without any fresh sample (an idle screen), it holds (or takes back a
 //!   careful probe that made frames wait).
 //!
@@ -125,6 +129,8 @@ pub struct RateController {
     lowered_at: Option<Instant>,
     /// The rate the link delivered when frames last queued: probes stop just under it.
     ceiling: Option<f32>,
+    /// The last probe up, while its first second runs: when, and the rate before it.
+    probing: Option<(Instant, f32)>,
     /// Clear decisions in a row since the last probe.
     clear: u32,
     /// Clear seconds the next probe past the ceiling waits for.
@@ -155,6 +161,7 @@ impl RateController {
             checks: 0,
             lowered_at: None,
             ceiling: None,
+            probing: None,
             clear: 0,
             plateau_seconds: PLATEAU_SECONDS,
             samples: Vec::new(),
@@ -240,12 +247,23 @@ impl RateController {
             }
             return self.lower(now, queueing);
         }
+        // A probe that makes frames wait is taken back at once, before the queue it builds
+        // grows into a cut: a quick one within its first second, one past the ceiling for
+        // as long as the rate stays past it.
+        let probed = self.probing.take();
+        let past_ceiling = self.plateau().is_some_and(|plateau| self.fps > plateau);
+        if queueing >= CLEAR && (probed.is_some() || past_ceiling) {
+            let before = probed.map_or(self.fps, |(_, before)| before);
+            return self.take_back(now, before, queueing);
+        }
         if !decision {
+            self.probing = probed;
             return Decision::Hold;
         }
         if queueing < CLEAR {
             self.clear = self.clear.saturating_add(1);
             if let Some(fps) = self.probe() {
+                self.probing = Some((now, self.fps));
                 self.fps = fps;
                 return Decision::Raise { fps };
             }
@@ -294,6 +312,22 @@ impl RateController {
         Decision::Lower { fps, queueing }
     }
 
+    /// A probe up from `before` made frames wait `queueing`: back under it and under the
+    /// ceiling (what the link delivered, when no ceiling is known yet), and a little further
+    /// while the queue drains.
+    fn take_back(&mut self, now: Instant, before: f32, queueing: Duration) -> Decision {
+        let (delivered, window) = self.delivered(now);
+        if window >= DECISION_INTERVAL && self.ceiling.is_none() {
+            self.ceiling = Some(delivered);
+        }
+        // Under it by as many frames as the queue holds, for a second: the queue drains.
+        let drain = delivered * queueing.as_secs_f32() / DECISION_INTERVAL.as_secs_f32();
+        let fps =
+            (self.plateau().map_or(before, |plateau| before.min(plateau)) - drain).max(MIN_FPS);
+        self.lowered(now, fps);
+        Decision::Lower { fps, queueing }
+    }
+
     /// Frames acknowledged per second over the last second (or since the start, when
     /// shorter), and that window.
     fn delivered(&mut self, now: Instant) -> (f32, Duration) {
@@ -327,6 +361,7 @@ impl RateController {
         }
         self.fps = fps;
         self.clear = 0;
+        self.probing = None;
         self.lowered_at = Some(now);
         self.samples.clear();
     }

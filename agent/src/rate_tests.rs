@@ -363,3 +363,25 @@ fn odd_maximum_rates_are_kept_within_bounds() {
     assert_eq!(RateController::new(0.5, now).fps(), MIN_FPS);
     assert_eq!(RateController::new(60.0, now).fps(), 60.0);
 }
+
+#[test]
+fn a_probe_that_makes_frames_wait_is_taken_back_before_it_needs_a_cut() {
+    let mut simulation = Simulation::new(true, SLOW, FRAME);
+    simulation.run_until(60);
+    // Once the rate found the link, each probe past it is taken back while its queue is
+    // short: no cut after the first seconds, only small steps down.
+    let settled = simulation.start + Duration::from_secs(10);
+    let cuts: Vec<_> = simulation
+        .decisions
+        .iter()
+        .filter(|(at, decision)| {
+            *at >= settled
+                && matches!(decision, Decision::Lower { queueing, .. } if *queueing > CONGESTED)
+        })
+        .collect();
+    assert_eq!(cuts, [] as [&(Instant, Decision); 0]);
+    // The start included, frames wait little: one frame's 88 ms on the link, and some.
+    let (fps, p95) = simulation.figures(0, 60);
+    assert!(p95 < 190 * MS, "{p95:?} at {fps:.1} fps");
+    assert!(fps > 10.0, "{fps:.1} fps");
+}
