@@ -7,77 +7,13 @@ mod support;
 
 use axum::http::{Method, StatusCode};
 use sos_gateway::relay::live::Technician;
-use sos_transport::endpoint;
-use sos_transport::framing::{read_message, write_message};
-use sos_transport::tls::ServerIdentity;
+use sos_transport::framing::write_message;
 use sos_transport::wire::{
-    AgentHello, ConsentDecision, DisplayInfo, EndReason, FromAgent, Hello, Refusal, Resume,
-    ToAgent, ToViewer,
+    ConsentDecision, EndReason, FromAgent, Refusal, Resume, ToAgent, ToViewer,
 };
-use sos_transport::{Pin, Secret, Trust};
 use std::time::Duration;
 use support::Gw;
-
-/// A stand-in for the end user's app on one QUIC connection.
-struct App {
-    _endpoint: quinn::Endpoint,
-    connection: quinn::Connection,
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
-}
-
-impl App {
-    async fn connect(address: &str, trust: &Trust, pin: &str, resume: Option<Resume>) -> Self {
-        let (endpoint, connection) = endpoint::connect(address, trust).await.unwrap();
-        let (mut send, recv) = connection.open_bi().await.unwrap();
-        let hello = Hello::Agent(AgentHello {
-            pin: Pin::parse(pin).unwrap(),
-            machine_name: "pc-01".into(),
-            os: "Linux".into(),
-            version: "test".into(),
-            displays: vec![DisplayInfo {
-                index: 0,
-                width: 1280,
-                height: 720,
-                primary: true,
-            }],
-            monitors: Vec::new(),
-            link: None,
-            resume,
-        });
-        write_message(&mut send, &hello).await.unwrap();
-        Self {
-            _endpoint: endpoint,
-            connection,
-            send,
-            recv,
-        }
-    }
-
-    async fn next(&mut self) -> ToAgent {
-        tokio::time::timeout(Duration::from_secs(10), read_message(&mut self.recv))
-            .await
-            .expect("an answer in time")
-            .unwrap()
-            .expect("a message")
-    }
-
-    /// Reads the registration: the ticket to come back with, and whether the grant stood.
-    async fn registered(&mut self) -> (Secret<String>, bool) {
-        match self.next().await {
-            ToAgent::Registered {
-                resume: Some(offer),
-                resumed,
-                ..
-            } => {
-                assert_eq!(offer.window_secs, 60, "the default window");
-                assert_eq!(offer.ticket.expose().len(), 64, "256 bits, hex");
-                (offer.ticket, resumed)
-            }
-            other => panic!("expected the registration first, got {other:?}"),
-        }
-    }
-}
+use support::app::{App, Relay};
 
 #[tokio::test]
 async fn the_ticket_brings_the_app_back_with_its_grant_once_and_replaces_a_stale_connection() {
@@ -88,15 +24,11 @@ async fn the_ticket_brings_the_app_back_with_its_grant_once_and_replaces_a_stale
         session["id"].as_str().unwrap().to_string(),
         session["pin"].as_str().unwrap().to_string(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let identity = ServerIdentity::load_or_generate(dir.path(), &["localhost".into()]).unwrap();
-    let trust = Trust::Pinned(vec![identity.fingerprint()]);
-    let server = endpoint::server("127.0.0.1:0".parse().unwrap(), &identity).unwrap();
-    let address = server.local_addr().unwrap().to_string();
-    tokio::spawn(sos_gateway::relay::run(gw.desk.clone(), server));
+    let relay = Relay::start(&gw);
+    let (address, trust) = (&relay.address, &relay.trust);
 
     // Registered by PIN; the technician asks and the end user allows.
-    let mut first = App::connect(&address, &trust, &pin, None).await;
+    let mut first = App::connect(address, trust, &pin, None).await;
     let (ticket, resumed) = first.registered().await;
     assert!(!resumed);
     let (status, body) = gw
@@ -151,7 +83,7 @@ async fn the_ticket_brings_the_app_back_with_its_grant_once_and_replaces_a_stale
         ticket: ticket.clone(),
         keep_consent: true,
     };
-    let mut second = App::connect(&address, &trust, &pin, Some(keep.clone())).await;
+    let mut second = App::connect(address, trust, &pin, Some(keep.clone())).await;
     let (_next_ticket, resumed) = second.registered().await;
     assert!(resumed, "the end user's answer stands");
     let closed = tokio::time::timeout(Duration::from_secs(10), first.connection.closed())
@@ -181,7 +113,7 @@ async fn the_ticket_brings_the_app_back_with_its_grant_once_and_replaces_a_stale
 
     // Used up: the same ticket again is only a PIN registration, refused while the app
     // is connected.
-    let mut third = App::connect(&address, &trust, &pin, Some(keep)).await;
+    let mut third = App::connect(address, trust, &pin, Some(keep)).await;
     assert_eq!(
         third.next().await,
         ToAgent::Refused(Refusal::PinNotAccepted)

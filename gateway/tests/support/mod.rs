@@ -4,6 +4,8 @@
 // Each test file uses part of the harness.
 #![allow(dead_code)]
 
+pub mod app;
+
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
