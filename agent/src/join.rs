@@ -150,6 +150,10 @@ pub async fn join(
         })) => {
             let organisation = sanitize(&organisation);
             tracing::info!(%session_id, "registered");
+            // The gateway's datagrams only carry QUIC's acknowledgements of the frames;
+            // their content is dropped here, until the connection ends.
+            let carriers = connection.clone();
+            tokio::spawn(async move { while carriers.read_datagram().await.is_ok() {} });
             console.show(&Notice::Registered {
                 organisation: organisation.clone(),
             });

@@ -15,11 +15,13 @@ use sos_transport::wire::{
     ToViewer, close_code,
 };
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
 
 /// Every refusal is answered this long after the hello arrived, whatever the reason, so
 /// timing tells a guesser nothing.
-const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+const REFUSAL_DELAY: Duration = Duration::from_millis(250);
 
 pub(super) async fn serve(
     desk: Arc<Desk>,
@@ -28,7 +30,7 @@ pub(super) async fn serve(
     mut recv: quinn::RecvStream,
     hello: AgentHello,
 ) -> anyhow::Result<()> {
-    let started = tokio::time::Instant::now();
+    let started = Instant::now();
     let origin = format!("quic {}", super::redact_addr(connection.remote_address()));
     if let Err(e) = desk.check_licence() {
         tracing::warn!("end-user app refused: {e}");
@@ -296,7 +298,10 @@ async fn control_loop(desk: &Desk, id: &str, recv: &mut quinn::RecvStream, origi
 /// lost packet must not let the next overtake it (a P-frame decodes only after the one
 /// before it). QUIC keeps receiving the later streams meanwhile.
 async fn relay_frames(desk: Arc<Desk>, connection: quinn::Connection, id: String) {
+    let frames = Arc::new(Notify::new());
+    tokio::spawn(carry_acks(connection.clone(), frames.clone()));
     while let Ok(mut stream) = connection.accept_uni().await {
+        frames.notify_one();
         match framing::read_frame(&mut stream).await {
             Ok((header, payload)) => desk.live.publish_frame(
                 &id,
@@ -306,6 +311,45 @@ async fn relay_frames(desk: Arc<Desk>, connection: quinn::Connection, id: String
                 },
             ),
             Err(e) => tracing::debug!(session = %id, "frame dropped: {e}"),
+        }
+    }
+}
+
+/// How often the gateway sends a streaming app an acknowledgement carrier.
+const CARRIER_INTERVAL: Duration = Duration::from_millis(50);
+/// How long after the app's last frame it goes on doing so: through a stall of the app's
+/// sending, which is when the acknowledgements matter most.
+const CARRIER_AFTER: Duration = Duration::from_secs(30);
+
+/// Sends a streaming app a one-byte datagram every [`CARRIER_INTERVAL`], from its first
+/// frame (`frames` is notified at each one) until [`CARRIER_AFTER`] passed without one.
+///
+/// The app's frames flow one way, and QUIC acknowledges them in packets of their own: when
+/// such a packet is lost on a lossy link, nothing repeats it until the app's loss probe
+/// fires, and each probe whose acknowledgement is lost doubles the wait for the next (quinn
+/// does not cap it: at 30 % loss each way the picture froze for seconds). Each carrier is
+/// ack-eliciting, so QUIC bundles the acknowledgements of everything it received into its
+/// packet: a lost one is repeated within 50 ms. The app discards the datagrams.
+async fn carry_acks(connection: quinn::Connection, frames: Arc<Notify>) {
+    let mut interval = tokio::time::interval(CARRIER_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = frames.notified() => {}
+            _ = connection.closed() => return,
+        }
+        let mut until = Instant::now() + CARRIER_AFTER;
+        while Instant::now() < until {
+            tokio::select! {
+                () = frames.notified() => until = Instant::now() + CARRIER_AFTER,
+                _ = interval.tick() => {
+                    // An app without datagrams, or a closed connection: nothing to carry.
+                    if let Err(error) = connection.send_datagram(Bytes::from_static(&[0])) {
+                        tracing::debug!(%error, "no acknowledgement carriers to this app");
+                        return;
+                    }
+                }
+            }
         }
     }
 }
