@@ -129,8 +129,8 @@ pub struct RateController {
     lowered_at: Option<Instant>,
     /// The rate the link delivered when frames last queued: probes stop just under it.
     ceiling: Option<f32>,
-    /// The last probe up, while its first second runs: when, and the rate before it.
-    probing: Option<(Instant, f32)>,
+    /// The rate before the last probe up, while that probe's first second runs.
+    probing: Option<f32>,
     /// Clear decisions in a row since the last probe.
     clear: u32,
     /// Clear seconds the next probe past the ceiling waits for.
@@ -250,20 +250,20 @@ impl RateController {
         // A probe that makes frames wait is taken back at once, before the queue it builds
         // grows into a cut: a quick one within its first second, one past the ceiling for
         // as long as the rate stays past it.
-        let probed = self.probing.take();
         let past_ceiling = self.plateau().is_some_and(|plateau| self.fps > plateau);
-        if queueing >= CLEAR && (probed.is_some() || past_ceiling) {
-            let before = probed.map_or(self.fps, |(_, before)| before);
+        if queueing >= CLEAR && (self.probing.is_some() || past_ceiling) {
+            let before = self.probing.unwrap_or(self.fps);
             return self.take_back(now, before, queueing);
         }
         if !decision {
-            self.probing = probed;
             return Decision::Hold;
         }
+        // The decision ends the last probe's first second.
+        self.probing = None;
         if queueing < CLEAR {
             self.clear = self.clear.saturating_add(1);
             if let Some(fps) = self.probe() {
-                self.probing = Some((now, self.fps));
+                self.probing = Some(self.fps);
                 self.fps = fps;
                 return Decision::Raise { fps };
             }
