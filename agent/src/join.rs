@@ -150,10 +150,7 @@ pub async fn join(
         })) => {
             let organisation = sanitize(&organisation);
             tracing::info!(%session_id, "registered");
-            // The gateway's datagrams only carry QUIC's acknowledgements of the frames;
-            // their content is dropped here, until the connection ends.
-            let carriers = connection.clone();
-            tokio::spawn(async move { while carriers.read_datagram().await.is_ok() {} });
+            endpoint::discard_ack_carriers(&connection);
             console.show(&Notice::Registered {
                 organisation: organisation.clone(),
             });

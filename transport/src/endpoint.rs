@@ -196,6 +196,14 @@ pub async fn connect(
     Ok((endpoint, connection))
 }
 
+/// Reads and drops, until `connection` ends, the datagrams the gateway sends an app that
+/// streams: their content is nothing, their packets carry QUIC's acknowledgements of the
+/// app's frames, repeated (see the gateway's relay). Needs a Tokio runtime.
+pub fn discard_ack_carriers(connection: &quinn::Connection) {
+    let connection = connection.clone();
+    tokio::spawn(async move { while connection.read_datagram().await.is_ok() {} });
+}
+
 fn describe(error: &quinn::ConnectionError) -> String {
     match error {
         quinn::ConnectionError::TimedOut => {

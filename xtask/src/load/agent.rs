@@ -234,9 +234,8 @@ pub async fn register(
         Ok(None) => return Err(lost(String::from("the stream ended"))),
         Err(e) => return Err(lost(e.to_string())),
     };
-    // As the app does: the gateway's datagrams only carry acknowledgements.
-    let carriers = connection.clone();
-    tokio::spawn(async move { while carriers.read_datagram().await.is_ok() {} });
+    // As the app does.
+    sos_transport::endpoint::discard_ack_carriers(&connection);
     let state = Arc::new(AgentState::new());
     tokio::spawn(control(
         connection.clone(),
